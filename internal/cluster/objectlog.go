@@ -1,0 +1,351 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Errors returned by ObjectLog.
+var (
+	// ErrSnapshotStale is returned by Snapshot when the object's log has
+	// records after lastSeq; nothing was written or erased.
+	ErrSnapshotStale = errors.New("snapshot stale: log has newer records")
+	// ErrTooLarge is returned for a batch or snapshot over MaxMsgSize.
+	ErrTooLarge = errors.New("message too large")
+	// ErrAckTimeout is passed to an AppendAsync callback when no
+	// acknowledgement came within AckTimeout. The batch may or may not have
+	// been stored.
+	ErrAckTimeout = errors.New("append not acknowledged in time")
+	// ErrClosed is returned after the cluster has shut down. A pending
+	// AppendAsync failed with it may or may not have been stored.
+	ErrClosed = errors.New("cluster closed")
+)
+
+// Record is one entry of an object's log, as Follow delivers it.
+type Record struct {
+	// Seq is the entry's stream sequence: it rises with every batch of
+	// the object and is the object's version after applying the entry.
+	Seq uint64
+	// Snapshot means Data is a whole state written by Snapshot, which
+	// replaces any state built so far, not a batch to apply.
+	Snapshot bool
+	// Data is the batch or state. Fn may keep it.
+	Data []byte
+	// Pending is how many later entries the server knew of when it
+	// delivered this one; 0 means the follower had caught up.
+	Pending uint64
+}
+
+// ObjectLog is the ordered, durable change log of every shared object: one
+// JetStream subject per object, one message per batch, the stream sequence
+// as the version. Its methods are safe for concurrent use.
+//
+// Snapshots are messages of the object's subject too. Writing one erases
+// the entries before the previous snapshot, not those before itself: a
+// follower that is behind (by less than the entries between two
+// snapshots) still gets every batch, and a new follower starts at a
+// snapshot, or at the object's first batch.
+type ObjectLog struct {
+	js         jetstream.JetStream
+	streams    map[string]jetstream.Stream // by stream name
+	maxMsgSize int
+	logger     *slog.Logger
+	async      *asyncPublisher
+
+	mu struct {
+		sync.Mutex
+		// snaps holds, per object some Follow of this process follows,
+		// the sequences of the two newest snapshots it delivered.
+		snaps map[ObjectID]snapSeqs
+	}
+}
+
+func newObjectLog(nc *nats.Conn, js jetstream.JetStream, streams map[string]jetstream.Stream, cfg Config, logger *slog.Logger) (*ObjectLog, error) {
+	async, err := newAsyncPublisher(nc, cfg.MaxPendingAppends, logger)
+	if err != nil {
+		return nil, err
+	}
+	l := &ObjectLog{
+		js:         js,
+		streams:    streams,
+		maxMsgSize: int(cfg.MaxMsgSize),
+		logger:     logger,
+		async:      async,
+	}
+	l.mu.snaps = make(map[ObjectID]snapSeqs)
+	return l, nil
+}
+
+// Append stores data as the next batch of obj and returns its sequence once
+// JetStream has acknowledged it (stored on a quorum of replicas).
+func (l *ObjectLog) Append(ctx context.Context, obj ObjectID, data []byte) (uint64, error) {
+	if len(data) > l.maxMsgSize {
+		return 0, fmt.Errorf("append to %s: %d bytes: %w", obj, len(data), ErrTooLarge)
+	}
+	ack, err := l.js.Publish(ctx, ObjectSubject(obj), data)
+	if err != nil {
+		return 0, fmt.Errorf("append to %s: %w", obj, err)
+	}
+	return ack.Sequence, nil
+}
+
+// AppendAsync publishes data as the next batch of obj without waiting for
+// the acknowledgement, and later calls done exactly once with the batch's
+// sequence or an error. Appends from one process keep the order of their
+// AppendAsync calls (one connection keeps publish order). When
+// MaxPendingAppends are unacknowledged, AppendAsync waits for a free slot
+// or ctx. If AppendAsync returns an error, done is never called.
+//
+// done runs on the connection's acknowledgement goroutine, in ack order,
+// and must not block.
+func (l *ObjectLog) AppendAsync(ctx context.Context, obj ObjectID, data []byte, done func(seq uint64, err error)) error {
+	if len(data) > l.maxMsgSize {
+		return fmt.Errorf("append to %s: %d bytes: %w", obj, len(data), ErrTooLarge)
+	}
+	if err := l.async.publish(ctx, ObjectSubject(obj), data, done); err != nil {
+		return fmt.Errorf("append to %s: %w", obj, err)
+	}
+	return nil
+}
+
+// Snapshot appends state, the object's whole state as of entry lastSeq, to
+// obj's log. It succeeds only if lastSeq is still the sequence of the
+// object's last entry (0 for an empty log), so a snapshot always follows
+// the batches it includes; otherwise it returns ErrSnapshotStale and
+// changes nothing.
+//
+// Then it erases the entries before the newest snapshot a Follow of this
+// process has delivered, if any: the log keeps the previous snapshot, the
+// batches after it and this one. Erasing up to this snapshot at once (a
+// roll-up) would take batches from followers that are a little behind,
+// and with them the messages (SendMessage) no snapshot holds. A failed
+// erase is logged; the next snapshot erases the same and more.
+func (l *ObjectLog) Snapshot(ctx context.Context, obj ObjectID, lastSeq uint64, state []byte) error {
+	if len(state) > l.maxMsgSize {
+		return fmt.Errorf("snapshot %s: %d bytes: %w", obj, len(state), ErrTooLarge)
+	}
+	msg := &nats.Msg{
+		Subject: ObjectSubject(obj),
+		Data:    state,
+		Header:  nats.Header{snapshotHeader: []string{"1"}},
+	}
+	ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(lastSeq))
+	if apiErr := (*jetstream.APIError)(nil); errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+		return fmt.Errorf("snapshot %s at %d: %w (%s)", obj, lastSeq, ErrSnapshotStale, apiErr.Description)
+	}
+	if err != nil {
+		return fmt.Errorf("snapshot %s at %d: %w", obj, lastSeq, err)
+	}
+	l.mu.Lock()
+	prev := l.mu.snaps[obj].before(ack.Sequence)
+	l.mu.Unlock()
+	if prev == 0 {
+		return nil
+	}
+	if s, ok := l.streams[streamName(obj)]; ok {
+		if err := s.Purge(ctx, jetstream.WithPurgeSubject(ObjectSubject(obj)), jetstream.WithPurgeSequence(prev)); err != nil {
+			l.logger.Warn("erase log entries before a snapshot", "object", obj.String(), "before_seq", prev, "error", err)
+		}
+	}
+	return nil
+}
+
+// snapSeqs are the sequences of the two newest snapshots of an object a
+// Follow delivered, 0 for none.
+type snapSeqs struct{ newest, previous uint64 }
+
+// before returns the newest of them below seq (a follower may deliver a
+// snapshot before its writer has the acknowledgement), or 0.
+func (s snapSeqs) before(seq uint64) uint64 {
+	switch {
+	case s.newest != 0 && s.newest < seq:
+		return s.newest
+	case s.previous != 0 && s.previous < seq:
+		return s.previous
+	}
+	return 0
+}
+
+// noteSnapshot records that a Follow delivered a snapshot of obj at seq.
+func (l *ObjectLog) noteSnapshot(obj ObjectID, seq uint64) {
+	l.mu.Lock()
+	if s := l.mu.snaps[obj]; seq > s.newest {
+		l.mu.snaps[obj] = snapSeqs{newest: seq, previous: s.newest}
+	}
+	l.mu.Unlock()
+}
+
+// Drop erases every entry of obj's log.
+func (l *ObjectLog) Drop(ctx context.Context, obj ObjectID) error {
+	s, ok := l.streams[streamName(obj)]
+	if !ok {
+		return fmt.Errorf("drop %s: stream %s unknown", obj, streamName(obj))
+	}
+	if err := s.Purge(ctx, jetstream.WithPurgeSubject(ObjectSubject(obj))); err != nil {
+		return fmt.Errorf("drop %s: %w", obj, err)
+	}
+	return nil
+}
+
+// Head returns the sequence of obj's last entry, or 0 if its log is empty.
+// A follower that has seen Head has caught up with the log as it was.
+func (l *ObjectLog) Head(ctx context.Context, obj ObjectID) (uint64, error) {
+	s, ok := l.streams[streamName(obj)]
+	if !ok {
+		return 0, fmt.Errorf("head of %s: stream %s unknown", obj, streamName(obj))
+	}
+	m, err := s.GetLastMsgForSubject(ctx, ObjectSubject(obj))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, fmt.Errorf("head of %s: %w", obj, err)
+	}
+	return m.Sequence, nil
+}
+
+// Follow calls fn with obj's log from its first entry (a snapshot, Snapshot
+// set, or the object's first batch) and then every later entry in order,
+// live, until ctx is done; then it returns nil. Snapshots also arrive later
+// (a node wrote one); a snapshot replaces the state and, being guarded by
+// Snapshot, equals the state the entries before it built. A follower that
+// falls behind by more than the entries between two snapshots finds the
+// entries it missed erased and gets the newer snapshot next. fn is called
+// from the goroutine that called Follow. Follow survives reconnects,
+// server restarts and the loss of the server its consumer lives on by
+// resuming after the last delivered entry; it returns an error only once
+// the connection is closed.
+func (l *ObjectLog) Follow(ctx context.Context, obj ObjectID, fn func(Record)) error {
+	defer func() {
+		l.mu.Lock()
+		delete(l.mu.snaps, obj)
+		l.mu.Unlock()
+	}()
+	var next uint64 // stream sequence to resume from; 0: the start
+	for attempt := 0; ; attempt++ {
+		delivered, err := l.followFrom(ctx, obj, &next, fn)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if l.js.Conn().IsClosed() {
+			return fmt.Errorf("follow %s: %w", obj, ErrClosed)
+		}
+		if delivered {
+			attempt = 0
+		}
+		switch attempt {
+		case 0:
+			l.logger.Debug("follow interrupted, resuming", "object", obj.String(), "next_seq", next, "error", err)
+		case followWarnAfter:
+			l.logger.Warn("follow interrupted, still resuming", "object", obj.String(), "next_seq", next, "attempts", attempt, "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(min(backoff(attempt), followMaxBackoff)):
+		}
+	}
+}
+
+// Follow tuning. A consumer's server that goes away (a NATS server lost, a
+// stream moving to a new leader) is noticed after two missed heartbeats;
+// Follow then starts a new consumer after the last entry it delivered,
+// retrying with short requests, so it resumes soon after the stream has a
+// leader again (the library's ordered consumer waits up to 10 s per
+// attempt and backs off further).
+const (
+	followHeartbeat  = 2 * time.Second
+	followAPITimeout = 3 * time.Second
+	followMaxBackoff = 2 * time.Second
+	followWarnAfter  = 5
+)
+
+// errFollowGap means a follow consumer skipped a message (the client
+// dropped one it could not keep up with).
+var errFollowGap = errors.New("follow consumer skipped a message")
+
+// followFrom delivers obj's entries from *next (0: from the first) with one
+// consumer until it fails or ctx is done, advancing *next. It reports
+// whether it delivered anything.
+func (l *ObjectLog) followFrom(ctx context.Context, obj ObjectID, next *uint64, fn func(Record)) (bool, error) {
+	stream := streamName(obj)
+	cfg := jetstream.ConsumerConfig{
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		AckPolicy:         jetstream.AckNonePolicy,
+		FilterSubject:     ObjectSubject(obj),
+		InactiveThreshold: 30 * time.Second,
+		Replicas:          1,
+		MemoryStorage:     true,
+	}
+	if *next > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, *next
+	}
+	cctx, cancel := context.WithTimeout(ctx, followAPITimeout)
+	cons, err := l.js.CreateConsumer(cctx, stream, cfg)
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("create consumer: %w", err)
+	}
+	defer l.deleteConsumer(ctx, stream, cons)
+	delivered := false
+	it, err := cons.Messages(jetstream.PullHeartbeat(followHeartbeat), jetstream.WithMessagesErrOnMissingHeartbeat(true))
+	if err != nil {
+		return false, fmt.Errorf("consume: %w", err)
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	var dseq uint64 // consumer sequence of the last message
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			return delivered, err
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return delivered, err
+		}
+		if meta.Sequence.Consumer != dseq+1 {
+			return delivered, errFollowGap
+		}
+		dseq = meta.Sequence.Consumer
+		snapshot := msg.Headers().Get(snapshotHeader) == "1"
+		if snapshot {
+			l.noteSnapshot(obj, meta.Sequence.Stream)
+		}
+		*next = meta.Sequence.Stream + 1
+		delivered = true
+		fn(Record{
+			Seq:      meta.Sequence.Stream,
+			Snapshot: snapshot,
+			Data:     msg.Data(),
+			Pending:  meta.NumPending,
+		})
+	}
+}
+
+// deleteConsumer removes the server side of a finished follow consumer at
+// once instead of leaving it to the inactivity threshold. After a failure
+// (ctx not done) the consumer's server may be gone, so it waits less.
+func (l *ObjectLog) deleteConsumer(ctx context.Context, stream string, cons jetstream.Consumer) {
+	info := cons.CachedInfo()
+	if info == nil {
+		return
+	}
+	wait := 2 * time.Second
+	if ctx.Err() == nil {
+		wait = 500 * time.Millisecond
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
+	defer cancel()
+	if err := l.js.DeleteConsumer(ctx, stream, info.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		l.logger.Debug("delete follow consumer failed", "stream", stream, "consumer", info.Name, "error", err)
+	}
+}

@@ -1,0 +1,486 @@
+package console
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/shoal-live/shoal/internal/cluster"
+	"github.com/shoal-live/shoal/internal/sharedobject"
+)
+
+// soKey names a shared object.
+type soKey struct {
+	scope, name string
+	persistent  bool
+}
+
+// String returns the object's subject in the shared-object streams, the
+// key the page uses: unlike "scope/name" it is unambiguous.
+func (k soKey) String() string {
+	return cluster.ObjectSubject(cluster.ObjectID{Scope: k.scope, Name: k.name, Persistent: k.persistent})
+}
+
+// parseSOKey inverts soKey.String.
+func parseSOKey(s string) (soKey, bool) {
+	id, err := cluster.ParseObjectSubject(s)
+	if err != nil {
+		return soKey{}, false
+	}
+	return soKey{scope: id.Scope, name: id.Name, persistent: id.Persistent}, true
+}
+
+// soObject is the console's view of one shared object.
+type soObject struct {
+	key    soKey
+	in     sharedobject.Inspector
+	errors int // records that did not decode
+
+	sampled     bool
+	prevVersion uint64
+	rate        float64
+	hist        *ring
+	nodes       []string // presence
+}
+
+// soWatcher follows the shared-object streams of JetStream with one
+// ordered consumer per stream and replays every object's records with a
+// sharedobject.Inspector. Every sample it lists the streams' subjects (to
+// forget dropped objects), reads the presence bucket and turns version
+// deltas into change rates.
+type soWatcher struct {
+	url     string
+	history int
+	logger  *slog.Logger
+
+	mu struct {
+		sync.Mutex
+		nc      *nats.Conn          // nil until run
+		js      jetstream.JetStream // nil until run
+		streams map[string]jetstream.Stream
+		errs    map[string]string // by stream: why it cannot be read
+		objects map[soKey]*soObject
+		last    time.Time // time of the last sample
+		rate    float64
+		total   *ring
+	}
+}
+
+func newSOWatcher(url string, history int, logger *slog.Logger) *soWatcher {
+	w := &soWatcher{url: url, history: history, logger: logger}
+	w.mu.streams = map[string]jetstream.Stream{}
+	w.mu.errs = map[string]string{}
+	w.mu.objects = map[soKey]*soObject{}
+	w.mu.total = newRing(history)
+	return w
+}
+
+var soStreams = []string{cluster.PersistentStream, cluster.TransientStream}
+
+// run connects and follows both streams until ctx is done. Failures are
+// shown on the page and retried; run never fails the manager.
+func (w *soWatcher) run(ctx context.Context) error {
+	nc, err := nats.Connect(w.url, nats.Name("shoal-console"), nats.RetryOnFailedConnect(true),
+		nats.MaxReconnects(-1), nats.ReconnectWait(time.Second))
+	if err != nil {
+		w.setErr("", fmt.Sprintf("connect to NATS at %s: %v", w.url, err))
+		w.logger.Warn("console cannot connect to nats", "url", w.url, "err", err)
+		return nil
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		w.setErr("", fmt.Sprintf("jetstream: %v", err))
+		return nil
+	}
+	w.mu.Lock()
+	w.mu.nc, w.mu.js = nc, js
+	w.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, name := range soStreams {
+		wg.Go(func() { w.follow(ctx, js, name) })
+	}
+	wg.Wait()
+	return nil
+}
+
+func (w *soWatcher) setErr(stream, msg string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if msg == "" {
+		delete(w.mu.errs, stream)
+	} else {
+		w.mu.errs[stream] = msg
+	}
+}
+
+// follow reads one stream from its first message, resuming after the last
+// one read when the consumer fails, until ctx is done.
+func (w *soWatcher) follow(ctx context.Context, js jetstream.JetStream, stream string) {
+	var next uint64
+	wait := 500 * time.Millisecond
+	for {
+		err := w.consume(ctx, js, stream, &next)
+		if ctx.Err() != nil {
+			return
+		}
+		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			w.setErr(stream, "")
+		case err != nil:
+			w.setErr(stream, fmt.Sprintf("read %s: %v", stream, err))
+			w.logger.Debug("console stream read failed", "stream", stream, "err", err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		wait = min(2*wait, 5*time.Second)
+	}
+}
+
+func (w *soWatcher) consume(ctx context.Context, js jetstream.JetStream, stream string, next *uint64) error {
+	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: 30 * time.Second}
+	if *next > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, *next
+	}
+	cons, err := js.OrderedConsumer(ctx, stream, cfg)
+	if err != nil {
+		return err
+	}
+	it, err := cons.Messages()
+	if err != nil {
+		return err
+	}
+	defer it.Stop()
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	w.setErr(stream, "")
+	for {
+		msg, err := it.Next()
+		if err != nil {
+			return err
+		}
+		meta, err := msg.Metadata()
+		if err != nil {
+			return err
+		}
+		w.apply(msg.Subject(), meta.Sequence.Stream, msg.Data())
+		*next = meta.Sequence.Stream + 1
+	}
+}
+
+// apply replays one record.
+func (w *soWatcher) apply(subject string, seq uint64, data []byte) {
+	id, err := cluster.ParseObjectSubject(subject)
+	if err != nil {
+		w.logger.Debug("console skips a message of an unknown subject", "subject", subject)
+		return
+	}
+	k := soKey{scope: id.Scope, name: id.Name, persistent: id.Persistent}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	o := w.mu.objects[k]
+	if o == nil {
+		o = &soObject{key: k, hist: newRing(w.history)}
+		w.mu.objects[k] = o
+	}
+	if err := o.in.Apply(seq, data); err != nil {
+		o.errors++
+	}
+}
+
+// listing is what one sample reads from JetStream.
+type listing struct {
+	subjects map[string]bool   // subjects with messages
+	lastSeq  map[string]uint64 // stream → last sequence at the time of reading
+	read     map[string]bool   // streams read
+	presence map[soKey][]string
+}
+
+// sample reads the subjects and the presence, forgets dropped objects and
+// updates the change rates. It returns the cluster's rate.
+func (w *soWatcher) sample(ctx context.Context, now time.Time) float64 {
+	l := w.list(ctx)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	dt := now.Sub(w.mu.last).Seconds()
+	first := w.mu.last.IsZero()
+	w.mu.last = now
+	total := 0.0
+	for k, o := range w.mu.objects {
+		stream := cluster.TransientStream
+		if k.persistent {
+			stream = cluster.PersistentStream
+		}
+		subject := k.String()
+		// A subject gone from a stream read was dropped, unless its last
+		// record came after the listing.
+		if l.read[stream] && !l.subjects[subject] && o.in.Seq() <= l.lastSeq[stream] {
+			delete(w.mu.objects, k)
+			continue
+		}
+		o.nodes = l.presence[k]
+		v := o.in.Version()
+		o.rate = 0
+		if o.sampled && !first && dt > 0 && v >= o.prevVersion {
+			o.rate = float64(v-o.prevVersion) / dt
+		}
+		o.sampled, o.prevVersion = true, v
+		o.hist.add(point{T: now.UnixMilli(), V: o.rate})
+		total += o.rate
+	}
+	w.mu.rate = total
+	w.mu.total.add(point{T: now.UnixMilli(), V: total})
+	return total
+}
+
+// list reads the subjects of both streams and the presence keys.
+func (w *soWatcher) list(ctx context.Context) listing {
+	l := listing{subjects: map[string]bool{}, lastSeq: map[string]uint64{}, read: map[string]bool{}, presence: map[soKey][]string{}}
+	w.mu.Lock()
+	js := w.mu.js
+	w.mu.Unlock()
+	if js == nil {
+		return l
+	}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	for _, name := range soStreams {
+		info, err := w.streamInfo(ctx, js, name, "so.>")
+		if err != nil {
+			continue
+		}
+		l.read[name] = true
+		l.lastSeq[name] = info.State.LastSeq
+		for subj := range info.State.Subjects {
+			l.subjects[subj] = true
+		}
+	}
+	prefix := "$KV." + cluster.PresenceBucket + "."
+	info, err := w.streamInfo(ctx, js, "KV_"+cluster.PresenceBucket, prefix+">")
+	if err != nil {
+		return l
+	}
+	for subj := range info.State.Subjects {
+		k, node, ok := parsePresenceKey(strings.TrimPrefix(subj, prefix))
+		if ok {
+			l.presence[k] = append(l.presence[k], node)
+		}
+	}
+	for k := range l.presence {
+		slices.Sort(l.presence[k])
+	}
+	return l
+}
+
+// streamInfo reads a stream's info with the subjects matching filter. A
+// missing stream is no error on the page: no node has created it yet.
+func (w *soWatcher) streamInfo(ctx context.Context, js jetstream.JetStream, name, filter string) (*jetstream.StreamInfo, error) {
+	w.mu.Lock()
+	s := w.mu.streams[name]
+	w.mu.Unlock()
+	if s == nil {
+		var err error
+		s, err = js.Stream(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		w.mu.Lock()
+		w.mu.streams[name] = s
+		w.mu.Unlock()
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter(filter))
+	if err != nil {
+		w.mu.Lock()
+		delete(w.mu.streams, name) // look it up again: it may have been recreated
+		w.mu.Unlock()
+		return nil, err
+	}
+	return info, nil
+}
+
+// parsePresenceKey splits a presence key, "<kind>.<scope...>.<name>.<node>",
+// into the object and the node.
+func parsePresenceKey(key string) (soKey, string, bool) {
+	i := strings.LastIndexByte(key, '.')
+	if i < 0 {
+		return soKey{}, "", false
+	}
+	node, err := cluster.UnescapeToken(key[i+1:])
+	if err != nil {
+		return soKey{}, "", false
+	}
+	id, err := cluster.ParseObjectSubject("so." + key[:i])
+	if err != nil {
+		return soKey{}, "", false
+	}
+	return soKey{scope: id.Scope, name: id.Name, persistent: id.Persistent}, node, true
+}
+
+// objectsJSON is the objects section.
+type objectsJSON struct {
+	// Enabled is false when the console has no NATS URL.
+	Enabled bool `json:"enabled"`
+	// Status explains why objects may be missing, "" when all is well.
+	Status  string       `json:"status"`
+	Rate    float64      `json:"rate"`
+	Objects []objectJSON `json:"objects"`
+}
+
+type objectJSON struct {
+	Key        string  `json:"key"`
+	App        string  `json:"app"`
+	Scope      string  `json:"scope"`
+	Name       string  `json:"name"`
+	Persistent bool    `json:"persistent"`
+	Version    uint64  `json:"version"`
+	Seq        uint64  `json:"seq"`
+	Rate       float64 `json:"rate"`
+	Attrs      int     `json:"attrs"`
+	Size       int     `json:"size"`
+	LastNode   string  `json:"last_node"`
+	Errors     int     `json:"errors"`
+	// Nodes are the nodes with clients of the object; Clients is -1 when
+	// the node does not report counts.
+	Nodes []soNodeJSON `json:"nodes"`
+}
+
+type soNodeJSON struct {
+	Node    string `json:"node"`
+	Clients int    `json:"clients"`
+}
+
+// objects builds the objects section. counts are the client counts the
+// nodes reported, by object and node.
+func (w *soWatcher) objects(counts map[soKey]map[string]int) objectsJSON {
+	out := objectsJSON{Enabled: true, Objects: []objectJSON{}}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out.Rate = w.mu.rate
+	switch {
+	case w.mu.js == nil && w.mu.errs[""] != "":
+		out.Status = w.mu.errs[""]
+	case w.mu.js == nil:
+		out.Status = "connecting to NATS at " + w.url
+	case !w.mu.nc.IsConnected():
+		out.Status = "not connected to NATS at " + w.url + " (retrying)"
+	default:
+		var msgs []string
+		for _, name := range soStreams {
+			if e := w.mu.errs[name]; e != "" {
+				msgs = append(msgs, e)
+			}
+		}
+		out.Status = strings.Join(msgs, "; ")
+	}
+	for k, o := range w.mu.objects {
+		app, _, _ := strings.Cut(k.scope, "/")
+		oj := objectJSON{
+			Key: k.String(), App: app, Scope: k.scope, Name: k.name, Persistent: k.persistent,
+			Version: o.in.Version(), Seq: o.in.Seq(), Rate: o.rate, Attrs: o.in.Len(), Size: o.in.Size(),
+			LastNode: o.in.LastNode(), Errors: o.errors, Nodes: []soNodeJSON{},
+		}
+		oj.Nodes = soNodes(o.nodes, counts[k])
+		out.Objects = append(out.Objects, oj)
+	}
+	slices.SortFunc(out.Objects, func(a, b objectJSON) int {
+		return cmp.Or(cmp.Compare(a.Scope, b.Scope), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Key, b.Key))
+	})
+	return out
+}
+
+// soNodes merges the nodes present for an object with the client counts
+// reported for it; a present node without a count has -1.
+func soNodes(present []string, counts map[string]int) []soNodeJSON {
+	out := make([]soNodeJSON, 0, len(present)+len(counts))
+	seen := map[string]bool{}
+	for _, n := range present {
+		c, ok := counts[n]
+		if !ok {
+			c = -1
+		}
+		out = append(out, soNodeJSON{Node: n, Clients: c})
+		seen[n] = true
+	}
+	for n, c := range counts {
+		if !seen[n] {
+			out = append(out, soNodeJSON{Node: n, Clients: c})
+		}
+	}
+	slices.SortFunc(out, func(a, b soNodeJSON) int { return cmp.Compare(a.Node, b.Node) })
+	return out
+}
+
+// objectDetailJSON is one object with its attributes.
+type objectDetailJSON struct {
+	objectJSON
+	Attributes []attributeJSON `json:"attributes"`
+	History    []point         `json:"history"`
+}
+
+type attributeJSON struct {
+	Key   string `json:"key"`
+	Type  string `json:"type"`
+	Value string `json:"value"`
+	Size  int    `json:"size"`
+}
+
+// object returns one object with its attributes, false if unknown.
+// counts are the client counts the nodes reported for it.
+func (w *soWatcher) object(k soKey, counts map[string]int) (objectDetailJSON, bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	o := w.mu.objects[k]
+	if o == nil {
+		return objectDetailJSON{}, false
+	}
+	app, _, _ := strings.Cut(k.scope, "/")
+	d := objectDetailJSON{
+		objectJSON: objectJSON{
+			Key: k.String(), App: app, Scope: k.scope, Name: k.name, Persistent: k.persistent,
+			Version: o.in.Version(), Seq: o.in.Seq(), Rate: o.rate, Attrs: o.in.Len(), Size: o.in.Size(),
+			LastNode: o.in.LastNode(), Errors: o.errors, Nodes: []soNodeJSON{},
+		},
+		Attributes: []attributeJSON{},
+		History:    o.hist.last(0),
+	}
+	d.Nodes = soNodes(o.nodes, counts)
+	for _, a := range o.in.Attributes() {
+		aj := attributeJSON{Key: a.Key, Size: a.Size}
+		if a.Err != nil {
+			aj.Type, aj.Value = "error", a.Err.Error()
+		} else {
+			aj.Type, aj.Value = describe(a.Value)
+		}
+		d.Attributes = append(d.Attributes, aj)
+	}
+	return d, true
+}
+
+// histories returns the cluster's rate history and, for objects whose
+// rate was not always 0, the last n points of their rate.
+func (w *soWatcher) histories(n int) ([]point, map[string][]point) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	per := map[string][]point{}
+	for k, o := range w.mu.objects {
+		pts := o.hist.last(n)
+		if slices.ContainsFunc(pts, func(p point) bool { return p.V != 0 }) {
+			per[k.String()] = pts
+		}
+	}
+	return w.mu.total.last(0), per
+}

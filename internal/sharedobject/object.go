@@ -1,0 +1,618 @@
+package sharedobject
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/shoal-live/shoal/internal/rtmp/amf"
+	"github.com/shoal-live/shoal/internal/rtmp/somsg"
+)
+
+// object is this node's replica of one shared object, with its local
+// listeners.
+type object struct {
+	m      *Manager
+	id     ObjectID
+	logger *slog.Logger
+
+	// Set once by newObject.
+	ready      chan struct{} // closed when presence was joined (readyErr says how)
+	readyErr   error
+	unloaded   chan struct{} // closed when unload finished
+	followDone chan struct{} // closed when the follow task returned
+	// followCtx is cancelled by stopFollow to end the follow task; a
+	// context (rather than a channel) so that Follow can be given it.
+	followCtx  context.Context
+	stopFollow context.CancelFunc
+
+	// Guarded by Manager.mu.
+	refs      int // local listeners, pending uses and holds
+	holds     int
+	unloading bool
+	linger    *time.Timer
+	lingerGen int
+
+	mu           sync.Mutex // guards what follows
+	version      uint64     // batches applied
+	lastSeq      uint64     // seq of the last record applied
+	snapVersion  uint64     // version of the newest snapshot known
+	snapRetry    uint64     // no snapshot attempt before this version (after a failed one)
+	snapshotting bool
+	created      bool
+	attrs        map[string]*attr
+	size         int // bytes of keys and values
+	listeners    members
+	pending      map[uint64]*pending
+	dec          *amf.Decoder // AMF3 decoder of stored values, reused
+}
+
+// attr is one attribute: its AMF3 encoding (compared for change detection)
+// and, once needed, its decoded value.
+type attr struct {
+	enc     []byte
+	val     any
+	decoded bool
+}
+
+type pendingKind uint8
+
+const (
+	pendingUse pendingKind = iota + 1
+	pendingSubmit
+	pendingHold
+)
+
+// pending is a request appended by this Manager and not yet applied.
+type pending struct {
+	kind      pendingKind
+	l         Listener
+	conn      ConnInfo
+	ops       []op     // submit: the ops appended
+	denials   []denial // submit: Status events for denied requests
+	seq       uint64   // log position, once Append returned
+	cancelled bool     // use: the listener released before the Use applied
+	done      chan struct{}
+}
+
+// denial is a Status for a denied request, delivered with the requester's
+// events after the first pos accepted ops.
+type denial struct {
+	pos int
+	ev  Event
+}
+
+func newObject(m *Manager, id ObjectID) *object {
+	o := &object{
+		m:          m,
+		id:         id,
+		logger:     m.logger.With("scope", id.Scope, "name", id.Name),
+		ready:      make(chan struct{}),
+		unloaded:   make(chan struct{}),
+		followDone: make(chan struct{}),
+		attrs:      make(map[string]*attr),
+		listeners:  members{idx: make(map[Listener]int)},
+		pending:    make(map[uint64]*pending),
+	}
+	o.followCtx, o.stopFollow = context.WithCancel(context.Background())
+	return o
+}
+
+// stopLingerLocked cancels a running linger. Manager.mu is held.
+func (o *object) stopLingerLocked() {
+	o.lingerGen++
+	if o.linger != nil {
+		o.linger.Stop()
+		o.linger = nil
+	}
+}
+
+// follow applies the object's log until the object is unloaded or the
+// Manager stops, re-following after errors.
+func (o *object) follow(ctx context.Context) {
+	defer close(o.followDone)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(o.followCtx, cancel)
+	defer stop()
+
+	backoff := 100 * time.Millisecond
+	for {
+		err := o.m.log.Follow(ctx, o.id, o.onRecord)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			err = errors.New("follow ended")
+		}
+		o.logger.Warn("follow shared object log", "err", err, "retry_in", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// effects are what applying a record asks for once object.mu is released.
+type effects struct {
+	unrefs   int
+	snapshot bool // start writing a snapshot
+	changes  []ChangeEvent
+	observed bool // collect changes
+}
+
+// onRecord applies one record from the log.
+func (o *object) onRecord(r Record) {
+	var fx effects
+	obs := o.m.observersOf(o.id.key())
+	fx.observed = len(obs) > 0
+	o.mu.Lock()
+	if r.Snapshot {
+		o.applySnapshot(r, &fx)
+	} else {
+		o.applyBatch(r, &fx)
+	}
+	o.mu.Unlock()
+	o.finish(&fx, obs)
+}
+
+// finish carries out fx outside object.mu.
+func (o *object) finish(fx *effects, obs []*observer) {
+	o.m.unref(o, fx.unrefs)
+	if fx.snapshot {
+		err := o.m.spawn(o.writeSnapshot)
+		if err != nil {
+			o.mu.Lock()
+			o.snapshotting = false
+			o.mu.Unlock()
+		}
+	}
+	for _, c := range fx.changes {
+		for _, ob := range obs {
+			ob.fn(c)
+		}
+	}
+}
+
+// writeSnapshot stores the replica's state as of its last record. If
+// records came meanwhile, it tries again with them, a few times.
+func (o *object) writeSnapshot(ctx context.Context) {
+	var err error
+	var version uint64
+	for range 3 {
+		o.mu.Lock()
+		seq, data := o.lastSeq, o.encodeSnapshot()
+		version = o.version
+		o.mu.Unlock()
+		err = o.m.log.Snapshot(ctx, o.id, seq, data)
+		if err == nil {
+			o.logger.Debug("snapshot written", "version", version, "seq", seq, "bytes", len(data))
+			break
+		}
+		o.logger.Debug("snapshot not written", "version", version, "seq", seq, "err", err)
+		if !errors.Is(err, ErrSnapshotStale) {
+			o.logger.Warn("write snapshot", "version", version, "err", err)
+			break
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.snapshotting = false
+	if err == nil {
+		o.snapVersion = max(o.snapVersion, version)
+	} else {
+		// Busy objects make snapshots stale; do not try again for every
+		// batch.
+		o.snapRetry = o.version + uint64(o.m.cfg.SnapshotEvery)/8 + 1
+	}
+}
+
+// applyBatch applies one batch: one version, events to local listeners.
+func (o *object) applyBatch(r Record, fx *effects) {
+	if r.Seq <= o.lastSeq {
+		return // seen before a re-follow
+	}
+	o.lastSeq = r.Seq
+	o.version++
+	bt, err := decodeBatch(r.Data)
+	if err != nil {
+		// Every node skips it alike, so replicas stay equal.
+		o.logger.Error("skip undecodable shared object batch", "seq", r.Seq, "err", err)
+	}
+	var p *pending
+	if bt.req != 0 && bt.node == o.m.cfg.NodeID && bt.session == o.m.session {
+		if p = o.pending[bt.req]; p != nil {
+			delete(o.pending, bt.req)
+		}
+	}
+	// The requester, if it is a local listener, gets its own events.
+	var req Listener
+	if p != nil && p.kind == pendingSubmit {
+		if o.listeners.has(p.l) {
+			req = p.l
+		}
+	}
+	var mine, others []Event
+	reply := func(ev Event) { // to the requester
+		if req != nil {
+			mine = append(mine, ev)
+		}
+	}
+	next := 0 // next denial of p
+	for i := range bt.ops {
+		if req != nil {
+			mine, next = p.flushDenials(mine, i, next)
+		}
+		op := &bt.ops[i]
+		if op.kind != opUse {
+			o.created = true
+		}
+		switch op.kind {
+		case opUse:
+			o.applyUse(op, p, fx)
+		case opSet:
+			old, existed := o.attrs[op.key]
+			switch {
+			case op.value == nil:
+				if existed {
+					o.del(op.key, old)
+					others = append(others, Event{Type: somsg.Remove, Key: op.key})
+					fx.change(o, ChangeRemove, op.key, nil, bt.node)
+				}
+			case !existed || !bytes.Equal(old.enc, op.value):
+				a := o.put(op.key, op.value, old)
+				v := o.value(a)
+				others = append(others, Event{Type: somsg.Change, Key: op.key, Value: v})
+				fx.change(o, ChangeSet, op.key, v, bt.node)
+			}
+			reply(Event{Type: somsg.Success, Key: op.key})
+		case opRemove:
+			ev := Event{Type: somsg.Remove, Key: op.key}
+			if old, existed := o.attrs[op.key]; existed {
+				o.del(op.key, old)
+				others = append(others, ev)
+				fx.change(o, ChangeRemove, op.key, nil, bt.node)
+			}
+			reply(ev)
+		case opSend:
+			ev := Event{Type: somsg.SendMessage, Handler: op.key, Args: o.args(op)}
+			reply(ev)
+			others = append(others, ev)
+			if fx.observed {
+				fx.changes = append(fx.changes, ChangeEvent{
+					Object: o.id, Version: o.version,
+					Kind: ChangeSend, Handler: ev.Handler, Args: ev.Args, Node: bt.node,
+				})
+			}
+		case opClear:
+			for _, k := range slices.Sorted(maps.Keys(o.attrs)) {
+				ev := Event{Type: somsg.Remove, Key: k}
+				reply(ev)
+				others = append(others, ev)
+			}
+			clear(o.attrs)
+			o.size = 0
+			reply(Event{Type: somsg.Clear})
+			fx.change(o, ChangeClear, "", nil, bt.node)
+		}
+	}
+	if req != nil {
+		mine, _ = p.flushDenials(mine, len(bt.ops), next)
+	}
+	if req != nil && len(mine) > 0 {
+		req.Deliver(o.id, o.version, mine)
+	}
+	if len(others) > 0 {
+		for _, mb := range o.listeners.list {
+			if mb.l != req {
+				mb.l.Deliver(o.id, o.version, others)
+			}
+		}
+	}
+	o.completeCovered(r.Seq, fx)
+
+	if every := uint64(o.m.cfg.SnapshotEvery); o.m.cfg.SnapshotEvery > 0 && !o.snapshotting && o.version >= o.snapRetry {
+		since := o.version - o.snapVersion
+		if since >= every && (bt.node == o.m.cfg.NodeID || since >= 2*every) {
+			o.snapshotting = true
+			fx.snapshot = true
+		}
+	}
+}
+
+// applyUse applies a Use (or a Hold) op.
+func (o *object) applyUse(op *op, p *pending, fx *effects) {
+	if !o.created && op.create {
+		o.created = true
+	}
+	if p != nil {
+		o.completeUse(p, fx)
+	}
+}
+
+// completeUse answers a Use or Hold of this node once it has its place in
+// the object's order.
+func (o *object) completeUse(p *pending, fx *effects) {
+	switch p.kind {
+	case pendingHold:
+		close(p.done)
+	case pendingUse:
+		if p.cancelled {
+			return // Release already dropped its reference
+		}
+		if !o.created {
+			p.l.Deliver(o.id, 0, []Event{statusEvent(somsg.CodeObjectCreationFailed,
+				"creation of "+o.id.String()+" denied")})
+			fx.unrefs++
+			return
+		}
+		if !o.listeners.add(p.l, p.conn) {
+			fx.unrefs++ // a second Use of the same listener holds no more
+		}
+		p.l.Deliver(o.id, o.version, o.initialEvents())
+	}
+}
+
+// initialEvents are what a joining client gets: UseSuccess, Clear for a
+// transient object, then a Change per attribute.
+func (o *object) initialEvents() []Event {
+	evs := make([]Event, 0, 2+len(o.attrs))
+	evs = append(evs, Event{Type: somsg.UseSuccess})
+	if !o.id.Persistent {
+		evs = append(evs, Event{Type: somsg.Clear})
+	}
+	for _, k := range slices.Sorted(maps.Keys(o.attrs)) {
+		evs = append(evs, Event{Type: somsg.Change, Key: k, Value: o.value(o.attrs[k])})
+	}
+	return evs
+}
+
+// completeCovered answers this node's pending requests at or before seq
+// whose batches this node never applied: they were folded into a snapshot
+// before it followed them. Their effects are in the state; the requesters
+// get the replies they would have had.
+func (o *object) completeCovered(seq uint64, fx *effects) {
+	var covered []*pending
+	for id, p := range o.pending {
+		if p.seq != 0 && p.seq <= seq {
+			delete(o.pending, id)
+			covered = append(covered, p)
+		}
+	}
+	slices.SortFunc(covered, func(a, b *pending) int { return cmp.Compare(a.seq, b.seq) })
+	for _, p := range covered {
+		if p.kind != pendingSubmit {
+			o.completeUse(p, fx)
+			continue
+		}
+		if !o.listeners.has(p.l) {
+			continue
+		}
+		if evs := o.coveredReplies(p); len(evs) > 0 {
+			p.l.Deliver(o.id, o.version, evs)
+		}
+	}
+}
+
+// coveredReplies are the events a requester gets for a batch folded into a
+// snapshot: the replies it would have had, then the current value of every
+// key it changed, because its replies came after other clients' changes
+// that it would have seen before them.
+func (o *object) coveredReplies(p *pending) []Event {
+	var evs []Event
+	next := 0
+	var written []string
+	cleared := false
+	for i, op := range p.ops {
+		evs, next = p.flushDenials(evs, i, next)
+		switch op.kind {
+		case opSet:
+			evs = append(evs, Event{Type: somsg.Success, Key: op.key})
+			written = append(written, op.key)
+		case opRemove:
+			evs = append(evs, Event{Type: somsg.Remove, Key: op.key})
+			written = append(written, op.key)
+		case opSend:
+			evs = append(evs, Event{Type: somsg.SendMessage, Handler: op.key, Args: o.args(&op)})
+		case opClear:
+			evs = append(evs, Event{Type: somsg.Clear})
+			cleared = true
+		}
+	}
+	evs, _ = p.flushDenials(evs, len(p.ops), next)
+	if cleared {
+		written = slices.Sorted(maps.Keys(o.attrs))
+	}
+	slices.Sort(written)
+	for _, k := range slices.Compact(written) {
+		if a := o.attrs[k]; a != nil {
+			evs = append(evs, Event{Type: somsg.Change, Key: k, Value: o.value(a)})
+		} else if !cleared {
+			evs = append(evs, Event{Type: somsg.Remove, Key: k})
+		}
+	}
+	return evs
+}
+
+// flushDenials appends the denials due before accepted op pos, starting at
+// denial next, and returns the index of the next one.
+func (p *pending) flushDenials(evs []Event, pos, next int) ([]Event, int) {
+	for next < len(p.denials) && p.denials[next].pos <= pos {
+		evs = append(evs, p.denials[next].ev)
+		next++
+	}
+	return evs, next
+}
+
+// applySnapshot adopts a snapshot the replica is behind of, telling local
+// listeners what changed.
+func (o *object) applySnapshot(r Record, fx *effects) {
+	s, err := decodeSnapshot(r.Data)
+	if err != nil {
+		o.logger.Error("skip undecodable shared object snapshot", "seq", r.Seq, "err", err)
+		return
+	}
+	o.lastSeq = max(o.lastSeq, r.Seq)
+	o.snapVersion = max(o.snapVersion, s.version)
+	if s.version <= o.version {
+		o.completeCovered(r.Seq, fx)
+		return // already applied what it holds
+	}
+	old := o.attrs
+	o.attrs = make(map[string]*attr, len(s.attrs))
+	o.size = 0
+	var evs []Event
+	for _, sa := range s.attrs {
+		prev := old[sa.key]
+		a := o.put(sa.key, sa.value, nil)
+		if prev == nil || !bytes.Equal(prev.enc, sa.value) {
+			v := o.value(a)
+			evs = append(evs, Event{Type: somsg.Change, Key: sa.key, Value: v})
+			fx.change(o, ChangeSet, sa.key, v, "")
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(old)) {
+		if o.attrs[k] == nil {
+			evs = append(evs, Event{Type: somsg.Remove, Key: k})
+			fx.change(o, ChangeRemove, k, nil, "")
+		}
+	}
+	o.version = s.version
+	o.created = s.created
+	if len(evs) > 0 {
+		for _, mb := range o.listeners.list {
+			mb.l.Deliver(o.id, o.version, evs)
+		}
+	}
+	o.completeCovered(r.Seq, fx)
+}
+
+func (o *object) encodeSnapshot() []byte {
+	s := snapshot{version: o.version, created: o.created, attrs: make([]snapAttr, 0, len(o.attrs))}
+	for _, k := range slices.Sorted(maps.Keys(o.attrs)) {
+		s.attrs = append(s.attrs, snapAttr{key: k, value: o.attrs[k].enc})
+	}
+	return s.appendTo(make([]byte, 0, 16+o.size+4*len(o.attrs)))
+}
+
+// put stores enc under key, replacing old (which may be nil).
+func (o *object) put(key string, enc []byte, old *attr) *attr {
+	if old != nil {
+		o.size -= len(key) + len(old.enc)
+	}
+	a := &attr{enc: enc}
+	o.attrs[key] = a
+	o.size += len(key) + len(enc)
+	return a
+}
+
+func (o *object) del(key string, old *attr) {
+	delete(o.attrs, key)
+	o.size -= len(key) + len(old.enc)
+}
+
+// value returns a's decoded value, decoding it on first use.
+func (o *object) value(a *attr) any {
+	if !a.decoded {
+		a.val = o.decode(a.enc)
+		a.decoded = true
+	}
+	return a.val
+}
+
+func (o *object) decode(enc []byte) any {
+	if o.dec == nil {
+		o.dec = amf.NewDecoder3(enc, amf.DefaultLimits)
+	} else {
+		o.dec.Reset(enc)
+	}
+	v, err := o.dec.Decode()
+	if err != nil {
+		o.logger.Error("decode stored shared object value", "err", err)
+		return nil
+	}
+	return v
+}
+
+// args decodes the arguments of a send op.
+func (o *object) args(op *op) []any {
+	if op.nilArgs {
+		return nil
+	}
+	args := []any{}
+	if len(op.value) == 0 {
+		return args
+	}
+	if o.dec == nil {
+		o.dec = amf.NewDecoder3(op.value, amf.DefaultLimits)
+	} else {
+		o.dec.Reset(op.value)
+	}
+	for o.dec.More() {
+		v, err := o.dec.Decode()
+		if err != nil {
+			o.logger.Error("decode shared object message arguments", "handler", op.key, "err", err)
+			break
+		}
+		args = append(args, v)
+	}
+	return args
+}
+
+func statusEvent(code, description string) Event {
+	return Event{Type: somsg.Status, Code: code, Level: somsg.LevelError, Description: description}
+}
+
+// members are the local listeners of an object, in a slice for fast
+// delivery and indexed for lookups.
+type members struct {
+	idx  map[Listener]int
+	list []member
+}
+
+type member struct {
+	l    Listener
+	conn ConnInfo
+}
+
+func (ms *members) has(l Listener) bool {
+	_, ok := ms.idx[l]
+	return ok
+}
+
+// add adds l and reports whether it was new.
+func (ms *members) add(l Listener, conn ConnInfo) bool {
+	if ms.has(l) {
+		return false
+	}
+	ms.idx[l] = len(ms.list)
+	ms.list = append(ms.list, member{l: l, conn: conn})
+	return true
+}
+
+// remove removes l and reports whether it was there.
+func (ms *members) remove(l Listener) bool {
+	i, ok := ms.idx[l]
+	if !ok {
+		return false
+	}
+	last := len(ms.list) - 1
+	if i != last {
+		ms.list[i] = ms.list[last]
+		ms.idx[ms.list[i].l] = i
+	}
+	ms.list[last] = member{}
+	ms.list = ms.list[:last]
+	delete(ms.idx, l)
+	return true
+}
