@@ -96,6 +96,10 @@ type SORule struct {
 	Create []string `yaml:"create"`
 }
 
+// minPresenceTTL is the shortest cluster.presence_ttl (cluster.Config
+// refuses shorter ones).
+const minPresenceTTL = 500 * time.Millisecond
+
 // Cluster configures the node's connection to NATS.
 type Cluster struct {
 	// NATSURL is the NATS server (or comma-separated cluster) to join;
@@ -112,6 +116,13 @@ type Cluster struct {
 	// EmbeddedAddr is where the embedded NATS server listens when NATSURL
 	// is empty; empty keeps it in-process only.
 	EmbeddedAddr string `yaml:"embedded_addr"`
+	// PresenceTTL is how long the node's shared-object presence keys live
+	// without refresh (refreshed every PresenceTTL/3). It also bounds how
+	// long a crashed node's transient objects outlive it: the janitor,
+	// sweeping every PresenceTTL, drops an orphan once its last write is
+	// older than shared_objects.linger plus PresenceTTL. A node cut off
+	// from NATS for longer than this is taken for gone.
+	PresenceTTL time.Duration `yaml:"presence_ttl"`
 }
 
 // ManagerLink configures the node agent that registers with the stream
@@ -168,7 +179,7 @@ func DefaultNode() Node {
 			MaxObjectBytes: 1 << 20,
 			SendQueueBytes: 8 << 20,
 		},
-		Cluster: Cluster{Replicas: 1},
+		Cluster: Cluster{Replicas: 1, PresenceTTL: 15 * time.Second},
 		Manager: ManagerLink{ReportInterval: 10 * time.Second, RegisterTimeout: 10 * time.Second},
 		Relay: Relay{
 			IdleTimeout: 10 * time.Second,
@@ -243,6 +254,9 @@ func (c *Node) Validate() error {
 	}
 	if c.Cluster.EmbeddedAddr != "" {
 		add(checkHostPort("cluster.embedded_addr", c.Cluster.EmbeddedAddr))
+	}
+	if c.Cluster.PresenceTTL < minPresenceTTL {
+		add(invalid("cluster.presence_ttl", "must be at least %v, got %v", minPresenceTTL, c.Cluster.PresenceTTL))
 	}
 	if c.Manager.ReportInterval < time.Second {
 		add(invalid("manager.report_interval", "must be at least 1s, got %s", c.Manager.ReportInterval))

@@ -47,6 +47,9 @@ func TestLoadNode_FileEnvAndErrors(t *testing.T) {
 			if c.RTMP.Addr != ":1935" {
 				t.Errorf("rtmp.addr = %q", c.RTMP.Addr)
 			}
+			if c.Cluster.PresenceTTL != 15*time.Second {
+				t.Errorf("cluster.presence_ttl = %v, want 15s", c.Cluster.PresenceTTL)
+			}
 		}},
 		{name: "file overrides", file: "rtmp:\n  addr: 127.0.0.1:0\nstream:\n  publisher_grace: 2s\n", check: func(t *testing.T, c Node) {
 			t.Helper()
@@ -86,6 +89,20 @@ func TestLoadNode_FileEnvAndErrors(t *testing.T) {
 			}
 		}},
 		{name: "no send queue", file: "shared_objects:\n  send_queue_bytes: 0\n", wantErr: "shared_objects.send_queue_bytes"},
+		{name: "presence ttl", file: "cluster:\n  presence_ttl: 2s\n", check: func(t *testing.T, c Node) {
+			t.Helper()
+			if c.Cluster.PresenceTTL != 2*time.Second {
+				t.Errorf("cluster.presence_ttl = %v, want 2s", c.Cluster.PresenceTTL)
+			}
+		}},
+		{name: "presence ttl from env", env: map[string]string{"SHOAL_NODE_CLUSTER_PRESENCE_TTL": "500ms"}, check: func(t *testing.T, c Node) {
+			t.Helper()
+			if c.Cluster.PresenceTTL != 500*time.Millisecond {
+				t.Errorf("cluster.presence_ttl = %v, want 500ms", c.Cluster.PresenceTTL)
+			}
+		}},
+		{name: "presence ttl too short", file: "cluster:\n  presence_ttl: 499ms\n", wantErr: "cluster.presence_ttl: must be at least 500ms"},
+		{name: "zero presence ttl", env: map[string]string{"SHOAL_NODE_CLUSTER_PRESENCE_TTL": "0s"}, wantErr: "cluster.presence_ttl"},
 		{name: "bad policy", file: "shared_objects:\n  policy: [{create: [none]}]\n", wantErr: "shared_objects.policy[0].scope"},
 	}
 	for _, tc := range tests {

@@ -114,6 +114,7 @@ func clusterConfig(cfg config.Node) cluster.Config {
 		KeyFile:     cfg.Cluster.TLSKey,
 		Name:        cfg.Node.ID,
 		Replicas:    cfg.Cluster.Replicas,
+		PresenceTTL: cfg.Cluster.PresenceTTL,
 	}
 	if c.URL == "" {
 		c.Embedded = cluster.EmbeddedConfig{
