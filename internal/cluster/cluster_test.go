@@ -292,12 +292,15 @@ func TestClusterDropPurgesOnlyThatObject(t *testing.T) {
 	ctx := t.Context()
 	nested := cluster.ObjectID{Scope: "live/room1/ball", Name: "x"}
 	objs := []cluster.ObjectID{ball, ballP, otherObj, nested}
+	heads := make(map[cluster.ObjectID]uint64)
 	for _, o := range objs {
-		if _, err := log.Append(ctx, o, []byte(o.String())); err != nil {
+		seq, err := log.Append(ctx, o, []byte(o.String()))
+		if err != nil {
 			t.Fatalf("Append(%s): %v", o, err)
 		}
+		heads[o] = seq
 	}
-	if err := log.Drop(ctx, ball); err != nil {
+	if err := log.Drop(ctx, ball, heads[ball], []byte("tomb")); err != nil {
 		t.Fatalf("Drop: %v", err)
 	}
 	for _, o := range objs {
@@ -305,17 +308,22 @@ func TestClusterDropPurgesOnlyThatObject(t *testing.T) {
 		if err != nil {
 			t.Fatalf("Head(%s): %v", o, err)
 		}
-		if dropped := o == ball; dropped != (head == 0) {
-			t.Errorf("Head(%s) = %d after dropping %s", o, head, ball)
+		if dropped := o == ball; dropped != (head != heads[o]) {
+			t.Errorf("Head(%s) = %d after dropping %s, was %d", o, head, ball, heads[o])
 		}
 	}
-	// A dropped object starts again from an empty log.
+	// A dropped object starts again from its tombstone.
+	tomb, err := log.Head(ctx, ball)
+	if err != nil {
+		t.Fatalf("Head: %v", err)
+	}
 	seq, err := log.Append(ctx, ball, []byte("again"))
 	if err != nil {
 		t.Fatalf("Append after Drop: %v", err)
 	}
-	got := follow(t, log, ball).waitRecords(t, 1)
-	if diff := cmp.Diff([]string{fmt.Sprintf("%d batch again", seq)}, recordsOf(got)); diff != "" {
+	got := follow(t, log, ball).waitRecords(t, 2)
+	want := []string{fmt.Sprintf("%d snap tomb", tomb), fmt.Sprintf("%d batch again", seq)}
+	if diff := cmp.Diff(want, recordsOf(got)); diff != "" {
 		t.Errorf("records after drop mismatch (-want +got):\n%s", diff)
 	}
 }

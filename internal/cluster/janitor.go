@@ -15,13 +15,34 @@ import (
 // Orphans returns the transient objects whose log has entries, whose
 // newest entry is older than olderThan, and that no node has a presence
 // key for: objects whose last node died (a node that stops cleanly drops
-// them itself). Persistent objects are never listed. The result is sorted
-// by subject.
+// them itself), and dropped objects whose log holds only the tombstone
+// Drop left. Persistent objects are never listed. The result is sorted by
+// subject.
 //
 // It costs two stream-info requests (every transient subject, every
 // transient presence key) plus one last-message request per object without
 // presence.
 func (l *ObjectLog) Orphans(ctx context.Context, olderThan time.Duration, presence *Presence) ([]ObjectID, error) {
+	orphans, err := l.orphans(ctx, olderThan, presence)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]ObjectID, len(orphans))
+	for i, o := range orphans {
+		ids[i] = o.obj
+	}
+	return ids, nil
+}
+
+// orphan is an object Orphans lists, with the sequence of the newest entry
+// it examined.
+type orphan struct {
+	obj    ObjectID
+	newest uint64
+}
+
+// orphans is Orphans, with the newest entry of each.
+func (l *ObjectLog) orphans(ctx context.Context, olderThan time.Duration, presence *Presence) ([]orphan, error) {
 	// A handle of its own: Info rewrites the handle's cached info, which
 	// the shared handle's readers (Head) read without a lock.
 	s, err := l.js.Stream(ctx, TransientStream)
@@ -46,7 +67,7 @@ func (l *ObjectLog) Orphans(ctx context.Context, olderThan time.Duration, presen
 		}
 	}
 	slices.Sort(subjects)
-	var orphans []ObjectID
+	var orphans []orphan
 	for _, subj := range subjects {
 		obj, err := ParseObjectSubject(subj)
 		if err != nil {
@@ -63,7 +84,7 @@ func (l *ObjectLog) Orphans(ctx context.Context, olderThan time.Duration, presen
 		if time.Since(m.Time) < olderThan {
 			continue
 		}
-		orphans = append(orphans, obj)
+		orphans = append(orphans, orphan{obj: obj, newest: m.Sequence})
 	}
 	return orphans, nil
 }
@@ -111,12 +132,16 @@ type JanitorConfig struct {
 // Janitor drops transient objects whose last node died: with no node left
 // using them, no node's engine runs the drop that follows the last
 // client's departure, and their entries would stay in SO_TRANSIENT, served
-// as stale state to the next client. Every node may run one; Drop is
-// idempotent.
+// as stale state to the next client. It also erases the tombstones Drop
+// leaves, once they are as old. Every node may run one; sweeping an object
+// twice is harmless.
 //
-// A node that starts using an orphan just as a sweep drops it (between the
-// sweep's presence check and its drop) may keep the state it read; the
-// engine's own drop after Linger has the same window.
+// A sweep erases an orphan's entries only up to the newest one it examined
+// (ObjectLog.Purge), so a batch a node appends meanwhile survives, and a
+// follower that was away gets a Reset record before it. A node that loads
+// an orphan just as a sweep erases it (between the sweep's presence check
+// and its purge) and appends nothing before the purge keeps the state it
+// read, which the log no longer holds.
 type Janitor struct {
 	log       *ObjectLog
 	presence  *Presence
@@ -163,10 +188,10 @@ func (j *Janitor) Run(ctx context.Context) error {
 }
 
 // Sweep drops the current orphans (see Orphans) that this node has not
-// loaded, checking each one's presence again just before dropping it, and
-// returns them.
+// loaded, checking each one's presence again just before erasing its
+// entries up to the newest one Orphans examined, and returns them.
 func (j *Janitor) Sweep(ctx context.Context) ([]ObjectID, error) {
-	orphans, err := j.log.Orphans(ctx, j.olderThan, j.presence)
+	orphans, err := j.log.orphans(ctx, j.olderThan, j.presence)
 	if err != nil || len(orphans) == 0 {
 		return nil, err
 	}
@@ -179,7 +204,8 @@ func (j *Janitor) Sweep(ctx context.Context) ([]ObjectID, error) {
 		}
 	}
 	var dropped []ObjectID
-	for _, obj := range orphans {
+	for _, o := range orphans {
+		obj := o.obj
 		if _, ok := loaded[obj]; ok {
 			continue
 		}
@@ -190,10 +216,10 @@ func (j *Janitor) Sweep(ctx context.Context) ([]ObjectID, error) {
 		if anyone {
 			continue
 		}
-		if err := j.log.Drop(ctx, obj); err != nil {
+		if err := j.log.Purge(ctx, obj, o.newest); err != nil {
 			return dropped, fmt.Errorf("sweep: %w", err)
 		}
-		j.logger.Info("orphaned transient shared object dropped", "object", obj.String())
+		j.logger.Info("orphaned transient shared object dropped", "object", obj.String(), "up_to_seq", o.newest)
 		dropped = append(dropped, obj)
 	}
 	return dropped, nil

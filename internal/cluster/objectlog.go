@@ -14,8 +14,8 @@ import (
 
 // Errors returned by ObjectLog.
 var (
-	// ErrSnapshotStale is returned by Snapshot when the object's log has
-	// records after lastSeq; nothing was written or erased.
+	// ErrSnapshotStale is returned by Snapshot and Drop when the object's
+	// log has records after lastSeq; nothing was written or erased.
 	ErrSnapshotStale = errors.New("snapshot stale: log has newer records")
 	// ErrTooLarge is returned for a batch or snapshot over MaxMsgSize.
 	ErrTooLarge = errors.New("message too large")
@@ -41,6 +41,11 @@ type Record struct {
 	// Pending is how many later entries the server knew of when it
 	// delivered this one; 0 means the follower had caught up.
 	Pending uint64
+	// Reset means the object's log restarted while this Follow was away
+	// (its stream was recreated, or its records were erased with no
+	// snapshot after them): the records that follow start from an empty
+	// object, as for a new follower. A Reset record has Seq 0 and no Data.
+	Reset bool
 }
 
 // ObjectLog is the ordered, durable change log of every shared object: one
@@ -52,6 +57,13 @@ type Record struct {
 // follower that is behind (by less than the entries between two
 // snapshots) still gets every batch, and a new follower starts at a
 // snapshot, or at the object's first batch.
+//
+// Dropping an object writes a tombstone, a snapshot of the empty object,
+// and erases everything before it, so that a follower that was away learns
+// of the drop like of any other snapshot; the janitor erases the tombstone
+// later (Purge). A log that restarts under a follower in another way (its
+// stream recreated, its entries erased with no snapshot after them) reaches
+// the follower as a Reset record.
 type ObjectLog struct {
 	js         jetstream.JetStream
 	streams    map[string]jetstream.Stream // by stream name
@@ -182,14 +194,69 @@ func (l *ObjectLog) noteSnapshot(obj ObjectID, seq uint64) {
 	l.mu.Unlock()
 }
 
-// Drop erases every entry of obj's log.
-func (l *ObjectLog) Drop(ctx context.Context, obj ObjectID) error {
+// forgetSnapshots forgets the snapshots a Follow delivered of obj: they
+// belong to a log that restarted, and erasing before them could take
+// entries of the new one.
+func (l *ObjectLog) forgetSnapshots(obj ObjectID) {
+	l.mu.Lock()
+	delete(l.mu.snaps, obj)
+	l.mu.Unlock()
+}
+
+// Drop ends obj's life in the log: it appends tombstone, the state of the
+// empty object, as a snapshot, and then erases every entry before it. Like
+// Snapshot it succeeds only if lastSeq is still the sequence of the
+// object's last entry (0 for an empty log), so a batch appended by another
+// node after the caller looked is never erased; otherwise it returns
+// ErrSnapshotStale and changes nothing.
+//
+// The tombstone stays as the object's only entry: a follower, live or
+// behind, gets it as a snapshot of the empty object, and so does a new
+// one. The janitor erases it once it is older than Linger plus
+// PresenceTTL (see Janitor). If the erase fails after the tombstone was
+// written, Drop returns the error; followers still see the tombstone.
+func (l *ObjectLog) Drop(ctx context.Context, obj ObjectID, lastSeq uint64, tombstone []byte) error {
+	if len(tombstone) > l.maxMsgSize {
+		return fmt.Errorf("drop %s: %d bytes: %w", obj, len(tombstone), ErrTooLarge)
+	}
 	s, ok := l.streams[streamName(obj)]
 	if !ok {
 		return fmt.Errorf("drop %s: stream %s unknown", obj, streamName(obj))
 	}
-	if err := s.Purge(ctx, jetstream.WithPurgeSubject(ObjectSubject(obj))); err != nil {
-		return fmt.Errorf("drop %s: %w", obj, err)
+	msg := &nats.Msg{
+		Subject: ObjectSubject(obj),
+		Data:    tombstone,
+		Header:  nats.Header{snapshotHeader: []string{"1"}},
+	}
+	ack, err := l.js.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(lastSeq))
+	if apiErr := (*jetstream.APIError)(nil); errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+		return fmt.Errorf("drop %s at %d: %w (%s)", obj, lastSeq, ErrSnapshotStale, apiErr.Description)
+	}
+	if err != nil {
+		return fmt.Errorf("drop %s at %d: %w", obj, lastSeq, err)
+	}
+	if err := s.Purge(ctx, jetstream.WithPurgeSubject(ObjectSubject(obj)), jetstream.WithPurgeSequence(ack.Sequence)); err != nil {
+		return fmt.Errorf("drop %s: erase entries before tombstone %d: %w", obj, ack.Sequence, err)
+	}
+	return nil
+}
+
+// Purge erases obj's entries with a sequence up to upTo, or all of them if
+// upTo is 0; later entries stay. It writes no tombstone: a follower that
+// was away when Purge erased its entries gets a Reset record before later
+// ones. The janitor purges the entries it found orphaned, up to the newest
+// it examined, so that a batch appended meanwhile survives.
+func (l *ObjectLog) Purge(ctx context.Context, obj ObjectID, upTo uint64) error {
+	s, ok := l.streams[streamName(obj)]
+	if !ok {
+		return fmt.Errorf("purge %s: stream %s unknown", obj, streamName(obj))
+	}
+	opts := []jetstream.StreamPurgeOpt{jetstream.WithPurgeSubject(ObjectSubject(obj))}
+	if upTo > 0 {
+		opts = append(opts, jetstream.WithPurgeSequence(upTo+1)) // erases below it
+	}
+	if err := s.Purge(ctx, opts...); err != nil {
+		return fmt.Errorf("purge %s up to %d: %w", obj, upTo, err)
 	}
 	return nil
 }
@@ -222,15 +289,18 @@ func (l *ObjectLog) Head(ctx context.Context, obj ObjectID) (uint64, error) {
 // server restarts and the loss of the server its consumer lives on by
 // resuming after the last delivered entry; it returns an error only once
 // the connection is closed.
+//
+// Before resuming, Follow checks that the log it follows did not restart
+// meanwhile: if the stream was recreated (a memory stream lost with its
+// server), or the last delivered entry was erased and the object's next
+// entry is not a snapshot (or there is none), fn gets a Reset record and
+// then the object's log from its first entry, as a new follower would.
+// A first follow never resets.
 func (l *ObjectLog) Follow(ctx context.Context, obj ObjectID, fn func(Record)) error {
-	defer func() {
-		l.mu.Lock()
-		delete(l.mu.snaps, obj)
-		l.mu.Unlock()
-	}()
-	var next uint64 // stream sequence to resume from; 0: the start
+	defer l.forgetSnapshots(obj)
+	var pos followPos
 	for attempt := 0; ; attempt++ {
-		delivered, err := l.followFrom(ctx, obj, &next, fn)
+		delivered, err := l.followFrom(ctx, obj, &pos, fn)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -242,9 +312,9 @@ func (l *ObjectLog) Follow(ctx context.Context, obj ObjectID, fn func(Record)) e
 		}
 		switch attempt {
 		case 0:
-			l.logger.Debug("follow interrupted, resuming", "object", obj.String(), "next_seq", next, "error", err)
+			l.logger.Debug("follow interrupted, resuming", "object", obj.String(), "next_seq", pos.next, "error", err)
 		case followWarnAfter:
-			l.logger.Warn("follow interrupted, still resuming", "object", obj.String(), "next_seq", next, "attempts", attempt, "error", err)
+			l.logger.Warn("follow interrupted, still resuming", "object", obj.String(), "next_seq", pos.next, "attempts", attempt, "error", err)
 		}
 		select {
 		case <-ctx.Done():
@@ -271,11 +341,47 @@ const (
 // dropped one it could not keep up with).
 var errFollowGap = errors.New("follow consumer skipped a message")
 
-// followFrom delivers obj's entries from *next (0: from the first) with one
-// consumer until it fails or ctx is done, advancing *next. It reports
-// whether it delivered anything.
-func (l *ObjectLog) followFrom(ctx context.Context, obj ObjectID, next *uint64, fn func(Record)) (bool, error) {
+// followPos is where a Follow stands.
+type followPos struct {
+	// next is the stream sequence to resume from; 0: the object's first
+	// entry.
+	next uint64
+	// created is the creation time of the stream the Follow last started
+	// from the first entry in, to tell a recreated stream.
+	created time.Time
+}
+
+// followFrom delivers obj's entries from pos.next (0: from the first) with
+// one consumer until it fails or ctx is done, advancing pos.next. When
+// resuming it first delivers a Reset record if the log restarted (see
+// restarted), and starts from the first entry. It reports whether it
+// delivered anything.
+func (l *ObjectLog) followFrom(ctx context.Context, obj ObjectID, pos *followPos, fn func(Record)) (bool, error) {
 	stream := streamName(obj)
+	delivered := false
+	// A handle of its own, with fresh info: the shared handle's cached
+	// info is read without a lock.
+	ictx, cancel := context.WithTimeout(ctx, followAPITimeout)
+	s, err := l.js.Stream(ictx, stream)
+	var why string
+	if err == nil && pos.next > 0 {
+		why, err = restarted(ictx, s, obj, *pos)
+	}
+	cancel()
+	if err != nil {
+		return false, fmt.Errorf("check log: %w", err)
+	}
+	if why != "" {
+		l.logger.Info("object log restarted while follow was away, starting again from empty",
+			"object", obj.String(), "next_seq", pos.next, "reason", why)
+		l.forgetSnapshots(obj)
+		pos.next = 0 // the entries before the old next are gone too
+		delivered = true
+		fn(Record{Reset: true})
+	}
+	if pos.next == 0 {
+		pos.created = s.CachedInfo().Created
+	}
 	cfg := jetstream.ConsumerConfig{
 		DeliverPolicy:     jetstream.DeliverAllPolicy,
 		AckPolicy:         jetstream.AckNonePolicy,
@@ -284,20 +390,19 @@ func (l *ObjectLog) followFrom(ctx context.Context, obj ObjectID, next *uint64, 
 		Replicas:          1,
 		MemoryStorage:     true,
 	}
-	if *next > 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, *next
+	if pos.next > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, pos.next
 	}
 	cctx, cancel := context.WithTimeout(ctx, followAPITimeout)
 	cons, err := l.js.CreateConsumer(cctx, stream, cfg)
 	cancel()
 	if err != nil {
-		return false, fmt.Errorf("create consumer: %w", err)
+		return delivered, fmt.Errorf("create consumer: %w", err)
 	}
 	defer l.deleteConsumer(ctx, stream, cons)
-	delivered := false
 	it, err := cons.Messages(jetstream.PullHeartbeat(followHeartbeat), jetstream.WithMessagesErrOnMissingHeartbeat(true))
 	if err != nil {
-		return false, fmt.Errorf("consume: %w", err)
+		return delivered, fmt.Errorf("consume: %w", err)
 	}
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
@@ -320,7 +425,7 @@ func (l *ObjectLog) followFrom(ctx context.Context, obj ObjectID, next *uint64, 
 		if snapshot {
 			l.noteSnapshot(obj, meta.Sequence.Stream)
 		}
-		*next = meta.Sequence.Stream + 1
+		pos.next = meta.Sequence.Stream + 1
 		delivered = true
 		fn(Record{
 			Seq:      meta.Sequence.Stream,
@@ -329,6 +434,38 @@ func (l *ObjectLog) followFrom(ctx context.Context, obj ObjectID, next *uint64, 
 			Pending:  meta.NumPending,
 		})
 	}
+}
+
+// restarted tells why obj's log, in stream s (with fresh info), restarted
+// since a Follow at pos delivered the entry before pos.next, or returns ""
+// if it did not: the stream is the one the Follow started in and still
+// holds that entry, or the entry was erased by a snapshot, which is then
+// the object's next entry.
+func restarted(ctx context.Context, s jetstream.Stream, obj ObjectID, pos followPos) (string, error) {
+	info := s.CachedInfo()
+	switch {
+	case !info.Created.Equal(pos.created):
+		return fmt.Sprintf("stream recreated at %v", info.Created), nil
+	case info.State.LastSeq < pos.next-1:
+		return fmt.Sprintf("stream's last sequence %d is below the last delivered", info.State.LastSeq), nil
+	}
+	_, err := s.GetMsg(ctx, pos.next-1)
+	switch {
+	case err == nil:
+		return "", nil
+	case !errors.Is(err, jetstream.ErrMsgNotFound):
+		return "", fmt.Errorf("get last delivered entry %d: %w", pos.next-1, err)
+	}
+	m, err := s.GetMsg(ctx, pos.next, jetstream.WithGetMsgSubject(ObjectSubject(obj)))
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return "entries erased, none left", nil
+	case err != nil:
+		return "", fmt.Errorf("get next entry from %d: %w", pos.next, err)
+	case m.Header.Get(snapshotHeader) == "1":
+		return "", nil // a snapshot erased what the follow missed
+	}
+	return fmt.Sprintf("entries erased, next entry %d is a batch", m.Sequence), nil
 }
 
 // deleteConsumer removes the server side of a finished follow consumer at
