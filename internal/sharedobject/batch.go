@@ -15,7 +15,10 @@ import (
 //	         | opRemove key:str
 //	         | opSend  handler:str nilArgs:u8 args:bytes
 //	         | opClear
-//	snapshot = version:uvarint flags:u8 (bit 0: created) nattrs:uvarint (key:str value:bytes)*
+//	         | opRestore base:uvarint
+//	snapshot = version:uvarint flags:u8 [restored:uvarint] nattrs:uvarint (key:str value:bytes)*
+//	           flags: bit 0 created, bit 1 dropped (a tombstone written by
+//	           Drop), bit 2 restored present (the highest restore base applied)
 //	str, bytes = len:uvarint data
 //
 // Values are AMF3, each with its own reference tables, so equal values have
@@ -37,6 +40,11 @@ const (
 	opRemove
 	opSend
 	opClear
+	// opRestore starts a batch that writes back a node's copy of an
+	// object whose log restarted: the version rises above base, and the
+	// sets after it apply only if no restore with a higher base came
+	// first.
+	opRestore
 )
 
 func (k opKind) String() string {
@@ -51,6 +59,8 @@ func (k opKind) String() string {
 		return "send"
 	case opClear:
 		return "clear"
+	case opRestore:
+		return "restore"
 	}
 	return fmt.Sprintf("op(%d)", uint8(k))
 }
@@ -62,6 +72,7 @@ type op struct {
 	value   []byte // set: AMF3 value, nil for null (which removes the key); send: AMF3 arguments
 	nilArgs bool   // send: the client sent no argument list
 	create  bool   // use: the requester may create the object
+	base    uint64 // restore: the version the restoring node had reached
 }
 
 // batch is the payload of one log record: the ops of one client message
@@ -75,10 +86,19 @@ type batch struct {
 
 // snapshot is an object's state as of some version.
 type snapshot struct {
-	version uint64
-	created bool
-	attrs   []snapAttr
+	version  uint64
+	created  bool
+	dropped  bool   // a tombstone: the object's life ended here
+	restored uint64 // the highest restore base applied
+	attrs    []snapAttr
 }
+
+// Snapshot flags.
+const (
+	snapCreated  = 1 << 0
+	snapDropped  = 1 << 1
+	snapRestored = 1 << 2
+)
 
 type snapAttr struct {
 	key   string
@@ -129,6 +149,8 @@ func (bt *batch) appendTo(b []byte) []byte {
 			b = appendBool(b, o.nilArgs)
 			b = appendBytes(b, o.value)
 		case opClear:
+		case opRestore:
+			b = binary.AppendUvarint(b, o.base)
 		}
 	}
 	return b
@@ -137,7 +159,20 @@ func (bt *batch) appendTo(b []byte) []byte {
 func (s *snapshot) appendTo(b []byte) []byte {
 	b = append(b, recordFormat, kindSnapshot)
 	b = binary.AppendUvarint(b, s.version)
-	b = appendBool(b, s.created)
+	var flags byte
+	if s.created {
+		flags |= snapCreated
+	}
+	if s.dropped {
+		flags |= snapDropped
+	}
+	if s.restored != 0 {
+		flags |= snapRestored
+	}
+	b = append(b, flags)
+	if s.restored != 0 {
+		b = binary.AppendUvarint(b, s.restored)
+	}
 	b = binary.AppendUvarint(b, uint64(len(s.attrs)))
 	for _, a := range s.attrs {
 		b = appendStr(b, a.key)
@@ -264,6 +299,8 @@ func decodeBatch(data []byte) (batch, error) {
 			o.nilArgs = r.bool("send flags")
 			o.value = r.bytes("send arguments")
 		case opClear:
+		case opRestore:
+			o.base = r.uvarint("restore base")
 		default:
 			r.fail(fmt.Sprintf("op %d kind %d", i, o.kind), errRecord)
 		}
@@ -279,7 +316,15 @@ func decodeSnapshot(data []byte) (snapshot, error) {
 	r.header(kindSnapshot)
 	var s snapshot
 	s.version = r.uvarint("version")
-	s.created = r.bool("flags")
+	flags := r.u8("flags")
+	if r.err == nil && flags&^(snapCreated|snapDropped|snapRestored) != 0 {
+		r.fail(fmt.Sprintf("flags %#x", flags), errRecord)
+	}
+	s.created = flags&snapCreated != 0
+	s.dropped = flags&snapDropped != 0
+	if flags&snapRestored != 0 {
+		s.restored = r.uvarint("restored")
+	}
 	n := r.count("attribute count", 2)
 	if r.err == nil && n > 0 {
 		s.attrs = make([]snapAttr, n)

@@ -51,6 +51,24 @@ var recordCases = []struct {
 		raw:  []byte{1, 2, 5, 1, 2, 1, 'a', 1, 0x01, 1, 'b', 2, 0x04, 0x05},
 	},
 	{
+		name: "restore",
+		bt: &batch{node: "c", session: 1, req: 3, ops: []op{
+			{kind: opRestore, base: 300},
+			{kind: opSet, key: "k", value: []byte{0x04, 0x05}},
+		}},
+		raw: []byte{1, 1, 1, 'c', 1, 3, 2, byte(opRestore), 0xac, 0x02, byte(opSet), 1, 'k', 0, 2, 0x04, 0x05},
+	},
+	{
+		name: "tombstone",
+		snap: &snapshot{version: 301, dropped: true},
+		raw:  []byte{1, 2, 0xad, 0x02, snapDropped, 0},
+	},
+	{
+		name: "snapshot after a restore",
+		snap: &snapshot{version: 9, created: true, restored: 7, attrs: []snapAttr{{key: "a", value: []byte{0x01}}}},
+		raw:  []byte{1, 2, 9, snapCreated | snapRestored, 7, 1, 1, 'a', 1, 0x01},
+	},
+	{
 		name: "empty snapshot",
 		snap: &snapshot{version: 1000},
 		raw:  []byte{1, 2, 0xe8, 0x07, 0, 0},
@@ -113,6 +131,8 @@ func TestRecordDecodeErrors(t *testing.T) {
 		{"unknown op", []byte{1, 1, 0, 0, 0, 1, 9}, false},
 		{"bad flag", []byte{1, 1, 0, 0, 0, 1, byte(opUse), 2}, false},
 		{"truncated value", []byte{1, 1, 0, 0, 0, 1, byte(opSet), 1, 'k', 0, 5, 1}, false},
+		{"unknown snapshot flag", []byte{1, 2, 1, 8, 0}, true},
+		{"truncated restore base", []byte{1, 1, 0, 0, 0, 1, byte(opRestore)}, false},
 		{"huge attribute count", []byte{1, 2, 1, 0, 0xff, 0xff, 0xff, 0xff, 0x0f}, true},
 		{"bad uvarint", []byte{1, 2, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, true},
 	} {

@@ -42,6 +42,22 @@
 //	                        unloading: stop following, leave presence,
 //	                        drop the records if transient and nobody is present
 //
+// A drop appends a tombstone (a snapshot of the empty object, one version
+// up) guarded by the last record the node applied, then erases what came
+// before: anything appended meanwhile keeps the object, and versions go on
+// rising if it is used again.
+//
+// # Restores
+//
+// When a node's follow reports that the log restarted (Record.Reset: its
+// storage was lost, or its records erased with nothing after them), or
+// the node applies a tombstone while it still has clients of the object,
+// it appends a restore batch: an opRestore with the version it had reached,
+// then a set per attribute of its copy. Applying it lifts the version
+// above that base everywhere and applies the sets unless a restore with a
+// higher base came first. Until the node applies its own restore, its
+// clients keep their view and get no events; then they get what differs.
+//
 // Every Config.SnapshotEvery batches, the node that appended the batch
 // stores a snapshot (any node does after twice as many); the log keeps it
 // only if no batch came after it, so a snapshot never hides a batch.
@@ -58,7 +74,6 @@
 //   - BadPersistence is detected against objects some node uses or holds;
 //     a persistent object nobody uses does not stop a transient object of
 //     the same name (Red5 keeps persistent objects loaded).
-//   - A Use racing the drop of its transient object by another node can be
-//     lost (the drop happens only after everybody left, so the window is
-//     the time between a presence check and the drop).
+//   - Versions go on rising when a dropped transient object is used again
+//     (until the cluster's janitor erases the tombstone).
 package sharedobject

@@ -56,10 +56,11 @@ func TestLingerDropsTransientObject(t *testing.T) {
 			t.Errorf("object still followed after the linger")
 		}
 
-		// It starts afresh.
+		// It starts afresh, empty, after the drop's tombstone: the use,
+		// the set and the tombstone were versions 1 to 3.
 		b := newClient("b")
 		wantDeliveries(t, "b", []delivery{b.use(t, m, ball)},
-			delivery{Version: 1, Events: []so.Event{ev(somsg.UseSuccess), ev(somsg.Clear)}})
+			delivery{Version: 4, Events: []so.Event{ev(somsg.UseSuccess), ev(somsg.Clear)}})
 	})
 }
 

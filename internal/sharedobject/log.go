@@ -53,14 +53,24 @@ type Log interface {
 	// snapshot record's Seq is at least that of the last record it covers
 	// and below that of the next record. A follower that falls behind a
 	// snapshot (its next record was replaced) gets the snapshot next.
+	//
+	// When the object's log restarted while the follower was away (the
+	// log's storage was lost and recreated, or its records were erased
+	// with no snapshot after them), Follow delivers a Record with Reset
+	// set; the records after it start from an empty object, and their
+	// Seq may be lower than before.
 	Follow(ctx context.Context, obj ObjectID, fn func(Record)) error
 	// Snapshot stores state as of record lastSeq, only if lastSeq is still
 	// the object's last record (otherwise it returns ErrSnapshotStale and
 	// nothing changes); records before the previous snapshot may then be
 	// erased.
 	Snapshot(ctx context.Context, obj ObjectID, lastSeq uint64, state []byte) error
-	// Drop deletes a transient object's records.
-	Drop(ctx context.Context, obj ObjectID) error
+	// Drop ends an object's life: it appends tombstone, a snapshot of the
+	// empty object, only if lastSeq is still the object's last record
+	// (otherwise it returns ErrSnapshotStale and nothing changes), then
+	// erases every record before it. Followers get the tombstone as a
+	// snapshot.
+	Drop(ctx context.Context, obj ObjectID, lastSeq uint64, tombstone []byte) error
 }
 
 // Record is one entry of an object's log: a batch, or a snapshot of the
@@ -69,6 +79,10 @@ type Record struct {
 	Seq      uint64
 	Snapshot bool
 	Data     []byte
+	// Reset means the object's log restarted while the follower was away:
+	// what follows starts from an empty object. A Reset record has no Seq
+	// and no Data.
+	Reset bool
 }
 
 // ErrSnapshotStale is returned by Log.Snapshot when records were appended

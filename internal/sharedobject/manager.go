@@ -373,22 +373,43 @@ func (m *Manager) unload(ctx context.Context, o *object) {
 		log.Warn("leave shared object presence", "err", err)
 	}
 	if !id.Persistent {
-		anyone, err := m.presence.Anyone(ctx, id)
-		switch {
-		case err != nil:
-			log.Warn("check shared object presence", "err", err)
-		case !anyone:
-			if err := m.log.Drop(ctx, id); err != nil {
-				log.Warn("drop transient shared object", "err", err)
-			} else {
-				log.Debug("transient shared object dropped")
-			}
-		}
+		m.drop(ctx, o, log)
 	}
 	m.mu.Lock()
 	delete(m.mu.objects, id.key())
 	close(o.unloaded)
 	m.mu.Unlock()
+}
+
+// drop ends the life of transient object o, which this node stopped
+// following, if no node uses it: it writes a tombstone guarded by the last
+// record o applied, so a Use (or anything else) another node appended
+// meanwhile keeps the object, and a node that still follows it sees the
+// drop.
+func (m *Manager) drop(ctx context.Context, o *object, log *slog.Logger) {
+	anyone, err := m.presence.Anyone(ctx, o.id)
+	if err != nil {
+		log.Warn("check shared object presence", "err", err)
+		return
+	}
+	if anyone {
+		return
+	}
+	o.mu.Lock()
+	lastSeq, version := o.lastSeq, o.version
+	o.mu.Unlock()
+	if lastSeq == 0 {
+		return // nothing applied: nothing to drop
+	}
+	tomb := (&snapshot{version: version + 1, dropped: true}).appendTo(nil)
+	switch err := m.log.Drop(ctx, o.id, lastSeq, tomb); {
+	case errors.Is(err, ErrSnapshotStale):
+		log.Debug("transient shared object kept: written to since this node's last record", "seq", lastSeq)
+	case err != nil:
+		log.Warn("drop transient shared object", "err", err)
+	default:
+		log.Debug("transient shared object dropped", "version", version)
+	}
 }
 
 // Loaded returns the objects this node follows.

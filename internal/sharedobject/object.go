@@ -51,6 +51,14 @@ type object struct {
 	listeners    members
 	pending      map[uint64]*pending
 	dec          *amf.Decoder // AMF3 decoder of stored values, reused
+	restoredBase uint64       // highest restore base applied (see opRestore)
+	// While this node's restore is on its way (restoring), the listeners
+	// in stale keep the view they had before the log restarted or was
+	// dropped (staleView) and get no events; the restore's batch brings
+	// them what differs, at a version above any they saw.
+	restoring bool
+	stale     map[Listener]struct{}
+	staleView map[string]*attr
 }
 
 // attr is one attribute: its AMF3 encoding (compared for change detection)
@@ -67,6 +75,7 @@ const (
 	pendingUse pendingKind = iota + 1
 	pendingSubmit
 	pendingHold
+	pendingRestore
 )
 
 // pending is a request appended by this Manager and not yet applied.
@@ -78,6 +87,7 @@ type pending struct {
 	denials   []denial // submit: Status events for denied requests
 	seq       uint64   // log position, once Append returned
 	cancelled bool     // use: the listener released before the Use applied
+	orphan    bool     // use, hold: stored in a log that restarted; answered by the restore
 	done      chan struct{}
 }
 
@@ -149,6 +159,7 @@ type effects struct {
 	snapshot bool // start writing a snapshot
 	changes  []ChangeEvent
 	observed bool // collect changes
+	restore  []op // append a restore batch of these ops
 }
 
 // onRecord applies one record from the log.
@@ -157,9 +168,12 @@ func (o *object) onRecord(r Record) {
 	obs := o.m.observersOf(o.id.key())
 	fx.observed = len(obs) > 0
 	o.mu.Lock()
-	if r.Snapshot {
+	switch {
+	case r.Reset:
+		o.applyReset(&fx)
+	case r.Snapshot:
 		o.applySnapshot(r, &fx)
-	} else {
+	default:
 		o.applyBatch(r, &fx)
 	}
 	o.mu.Unlock()
@@ -180,6 +194,12 @@ func (o *object) finish(fx *effects, obs []*observer) {
 	for _, c := range fx.changes {
 		for _, ob := range obs {
 			ob.fn(c)
+		}
+	}
+	if fx.restore != nil {
+		ops := fx.restore
+		if err := o.m.spawn(func(ctx context.Context) { o.writeRestore(ctx, ops) }); err != nil {
+			o.logger.Warn("restore shared object", "err", err)
 		}
 	}
 }
@@ -238,10 +258,11 @@ func (o *object) applyBatch(r Record, fx *effects) {
 	// The requester, if it is a local listener, gets its own events.
 	var req Listener
 	if p != nil && p.kind == pendingSubmit {
-		if o.listeners.has(p.l) {
+		if o.listeners.has(p.l) && !o.isStale(p.l) {
 			req = p.l
 		}
 	}
+	skipSets := false // a restore older than one applied before
 	var mine, others []Event
 	reply := func(ev Event) { // to the requester
 		if req != nil {
@@ -260,7 +281,14 @@ func (o *object) applyBatch(r Record, fx *effects) {
 		switch op.kind {
 		case opUse:
 			o.applyUse(op, p, fx)
+		case opRestore:
+			o.version = max(o.version, op.base+1)
+			skipSets = op.base < o.restoredBase
+			o.restoredBase = max(o.restoredBase, op.base)
 		case opSet:
+			if skipSets {
+				continue
+			}
 			old, existed := o.attrs[op.key]
 			switch {
 			case op.value == nil:
@@ -314,10 +342,13 @@ func (o *object) applyBatch(r Record, fx *effects) {
 	}
 	if len(others) > 0 {
 		for _, mb := range o.listeners.list {
-			if mb.l != req {
+			if mb.l != req && !o.isStale(mb.l) {
 				mb.l.Deliver(o.id, o.version, others)
 			}
 		}
+	}
+	if p != nil && p.kind == pendingRestore {
+		o.finishRestore(fx)
 	}
 	o.completeCovered(r.Seq, fx)
 
@@ -344,6 +375,8 @@ func (o *object) applyUse(op *op, p *pending, fx *effects) {
 // the object's order.
 func (o *object) completeUse(p *pending, fx *effects) {
 	switch p.kind {
+	case pendingRestore:
+		o.finishRestore(fx)
 	case pendingHold:
 		close(p.done)
 	case pendingUse:
@@ -395,7 +428,7 @@ func (o *object) completeCovered(seq uint64, fx *effects) {
 			o.completeUse(p, fx)
 			continue
 		}
-		if !o.listeners.has(p.l) {
+		if !o.listeners.has(p.l) || o.isStale(p.l) {
 			continue
 		}
 		if evs := o.coveredReplies(p); len(evs) > 0 {
@@ -469,6 +502,14 @@ func (o *object) applySnapshot(r Record, fx *effects) {
 		return // already applied what it holds
 	}
 	old := o.attrs
+	if s.dropped && len(old) > 0 && len(o.listeners.list) > 0 {
+		// Another node dropped the object while this one still had
+		// clients (it was cut off from the cluster for longer than the
+		// presence TTL): write their state back.
+		o.logger.Info("shared object dropped elsewhere while in use here; restoring this node's copy",
+			"version", o.version, "attributes", len(old))
+		o.beginRestore(old, o.version, fx)
+	}
 	o.attrs = make(map[string]*attr, len(s.attrs))
 	o.size = 0
 	var evs []Event
@@ -489,16 +530,148 @@ func (o *object) applySnapshot(r Record, fx *effects) {
 	}
 	o.version = s.version
 	o.created = s.created
+	o.restoredBase = s.restored
 	if len(evs) > 0 {
 		for _, mb := range o.listeners.list {
-			mb.l.Deliver(o.id, o.version, evs)
+			if !o.isStale(mb.l) {
+				mb.l.Deliver(o.id, o.version, evs)
+			}
 		}
 	}
 	o.completeCovered(r.Seq, fx)
 }
 
+// applyReset starts the replica again from an empty object because the
+// log restarted (its storage was lost, or it was erased with no snapshot
+// after it) and the records that follow build the object from nothing.
+// What the log lost is written back by a restore batch, which also lifts
+// the version above any a local client saw.
+func (o *object) applyReset(fx *effects) {
+	o.logger.Info("shared object log restarted; restoring this node's copy",
+		"version", o.version, "attributes", len(o.attrs))
+	lost, base := o.attrs, o.version
+	o.attrs = make(map[string]*attr)
+	o.size = 0
+	o.version, o.lastSeq, o.snapVersion, o.snapRetry, o.restoredBase = 0, 0, 0, 0, 0
+	o.created = false
+	orphans := false
+	for id, p := range o.pending {
+		if p.seq == 0 {
+			continue // on its way: it lands in the new log
+		}
+		// Stored in the lost log and not applied here.
+		switch p.kind {
+		case pendingSubmit:
+			delete(o.pending, id) // its requester gets no Success
+		case pendingUse, pendingHold:
+			p.seq, p.orphan = 0, true
+			orphans = true
+		case pendingRestore:
+			delete(o.pending, id) // a new restore replaces it
+		}
+	}
+	if base > 0 || orphans {
+		o.beginRestore(lost, base, fx)
+	}
+}
+
+// beginRestore asks for a restore batch writing back lost, the state this
+// replica had at version base, and keeps the current listeners on their
+// view until this node applies it. object.mu is held.
+func (o *object) beginRestore(lost map[string]*attr, base uint64, fx *effects) {
+	if !o.restoring {
+		o.restoring = true
+		o.staleView = lost
+		o.stale = make(map[Listener]struct{}, len(o.listeners.list))
+	}
+	// A second restart before the first restore applied keeps the first
+	// view: the listeners that joined since see a diff against it.
+	for _, mb := range o.listeners.list {
+		o.stale[mb.l] = struct{}{}
+	}
+	ops := make([]op, 0, 1+len(lost))
+	ops = append(ops, op{kind: opRestore, base: base})
+	for _, k := range slices.Sorted(maps.Keys(lost)) {
+		ops = append(ops, op{kind: opSet, key: k, value: lost[k].enc})
+	}
+	fx.restore = ops
+}
+
+// finishRestore ends a restore once this node applied its batch: the stale
+// listeners get what differs from their view, at the current version, and
+// Uses stored in a lost log are answered. object.mu is held.
+func (o *object) finishRestore(fx *effects) {
+	if o.restoring {
+		var evs []Event
+		for _, k := range slices.Sorted(maps.Keys(o.attrs)) {
+			a := o.attrs[k]
+			if prev := o.staleView[k]; prev == nil || !bytes.Equal(prev.enc, a.enc) {
+				evs = append(evs, Event{Type: somsg.Change, Key: k, Value: o.value(a)})
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(o.staleView)) {
+			if o.attrs[k] == nil {
+				evs = append(evs, Event{Type: somsg.Remove, Key: k})
+			}
+		}
+		if len(evs) > 0 {
+			for _, mb := range o.listeners.list {
+				if o.isStale(mb.l) {
+					mb.l.Deliver(o.id, o.version, evs)
+				}
+			}
+		}
+		o.restoring, o.stale, o.staleView = false, nil, nil
+	}
+	for id, p := range o.pending {
+		if p.orphan {
+			delete(o.pending, id)
+			p.orphan = false
+			o.completeUse(p, fx)
+		}
+	}
+}
+
+// isStale reports whether l waits for a restore. object.mu is held.
+func (o *object) isStale(l Listener) bool {
+	_, ok := o.stale[l]
+	return ok
+}
+
+// writeRestore appends a restore batch of ops, retrying until it is stored
+// or the object is unloaded.
+func (o *object) writeRestore(ctx context.Context, ops []op) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	stop := context.AfterFunc(o.followCtx, cancel)
+	defer stop()
+	p := &pending{kind: pendingRestore}
+	backoff := 100 * time.Millisecond
+	for {
+		req, data := o.m.register(o, p, ops)
+		seq, err := o.m.log.Append(ctx, o.id, data)
+		o.settle(req, p, seq, err)
+		if err == nil {
+			o.logger.Debug("shared object restore stored", "seq", seq, "attributes", len(ops)-1)
+			return
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		o.logger.Warn("store shared object restore", "err", err, "retry_in", backoff)
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
 func (o *object) encodeSnapshot() []byte {
-	s := snapshot{version: o.version, created: o.created, attrs: make([]snapAttr, 0, len(o.attrs))}
+	s := snapshot{version: o.version, created: o.created, restored: o.restoredBase, attrs: make([]snapAttr, 0, len(o.attrs))}
 	for _, k := range slices.Sorted(maps.Keys(o.attrs)) {
 		s.attrs = append(s.attrs, snapAttr{key: k, value: o.attrs[k].enc})
 	}

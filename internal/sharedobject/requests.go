@@ -158,7 +158,7 @@ func (o *object) appendFailed(p *pending, err error) {
 	evs = append(evs, statusEvent(CodeWriteFailed, "the change was not stored: "+err.Error()))
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.listeners.has(p.l) {
+	if o.listeners.has(p.l) && !o.isStale(p.l) {
 		p.l.Deliver(o.id, o.version, evs)
 	}
 }
@@ -176,6 +176,7 @@ func (m *Manager) Release(id ObjectID, l Listener) {
 	if o.listeners.remove(l) {
 		n++
 	}
+	delete(o.stale, l)
 	for _, p := range o.pending {
 		if p.kind == pendingUse && p.l == l && !p.cancelled {
 			p.cancelled = true
@@ -288,7 +289,7 @@ func (m *Manager) Submit(ctx context.Context, id ObjectID, l Listener, conn Conn
 		}
 	}
 	if len(ops) == 0 {
-		if len(denials) > 0 && o.member(l) {
+		if len(denials) > 0 && o.member(l) && !o.isStale(l) {
 			evs := make([]Event, len(denials))
 			for i, d := range denials {
 				evs[i] = d.ev

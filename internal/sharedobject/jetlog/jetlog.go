@@ -39,7 +39,7 @@ func (s Log) AppendAsync(ctx context.Context, obj sharedobject.ObjectID, data []
 // Follow implements sharedobject.Log.
 func (s Log) Follow(ctx context.Context, obj sharedobject.ObjectID, fn func(sharedobject.Record)) error {
 	return s.l.Follow(ctx, clusterID(obj), func(r cluster.Record) {
-		fn(sharedobject.Record{Seq: r.Seq, Snapshot: r.Snapshot, Data: r.Data})
+		fn(sharedobject.Record{Seq: r.Seq, Snapshot: r.Snapshot, Data: r.Data, Reset: r.Reset})
 	})
 }
 
@@ -53,8 +53,12 @@ func (s Log) Snapshot(ctx context.Context, obj sharedobject.ObjectID, lastSeq ui
 }
 
 // Drop implements sharedobject.Log.
-func (s Log) Drop(ctx context.Context, obj sharedobject.ObjectID) error {
-	return s.l.Drop(ctx, clusterID(obj))
+func (s Log) Drop(ctx context.Context, obj sharedobject.ObjectID, lastSeq uint64, tombstone []byte) error {
+	err := s.l.Drop(ctx, clusterID(obj), lastSeq, tombstone)
+	if errors.Is(err, cluster.ErrSnapshotStale) {
+		return sharedobject.ErrSnapshotStale
+	}
+	return err
 }
 
 // Presence adapts the cluster's presence bucket to sharedobject.Presence.

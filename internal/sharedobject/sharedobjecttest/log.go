@@ -14,11 +14,12 @@ import (
 
 // Log is an in-memory sharedobject.Log. Record data is shared, read-only,
 // among followers. Sequence numbers are global and never reused, also
-// across Drop. The zero Log is not usable; call NewLog.
+// across Drop, until Lose. The zero Log is not usable; call NewLog.
 type Log struct {
 	rollup    bool
 	mu        sync.Mutex
 	seq       uint64
+	epoch     uint64 // incremented by Lose
 	streams   map[sharedobject.ObjectID]*stream
 	appendErr error
 	appends   int
@@ -27,9 +28,10 @@ type Log struct {
 
 // stream is one object's records: the latest snapshot and what follows.
 type stream struct {
-	snap *sharedobject.Record
-	recs []sharedobject.Record
-	wake chan struct{} // closed and replaced when records are added or the stream is dropped
+	snap    *sharedobject.Record
+	recs    []sharedobject.Record
+	dropped bool          // snap is a tombstone and nothing follows it
+	wake    chan struct{} // closed and replaced when records are added or the stream is dropped
 }
 
 var _ sharedobject.Log = (*Log)(nil)
@@ -76,6 +78,7 @@ func (l *Log) Append(ctx context.Context, obj sharedobject.ObjectID, data []byte
 	l.seq++
 	l.appends++
 	s := l.stream(obj)
+	s.dropped = false
 	s.recs = append(s.recs, sharedobject.Record{Seq: l.seq, Data: slices.Clone(data)})
 	s.wakeUp()
 	return l.seq, nil
@@ -92,14 +95,21 @@ func (l *Log) AppendAsync(ctx context.Context, obj sharedobject.ObjectID, data [
 }
 
 // Follow implements sharedobject.Log. It returns ctx.Err() when ctx is
-// done.
+// done. After Lose, it delivers a Reset record.
 func (l *Log) Follow(ctx context.Context, obj sharedobject.ObjectID, fn func(sharedobject.Record)) error {
 	var last uint64
 	var batch []sharedobject.Record
+	l.mu.Lock()
+	epoch := l.epoch
+	l.mu.Unlock()
 	for {
 		l.mu.Lock()
-		s := l.stream(obj)
 		batch = batch[:0]
+		if l.epoch != epoch {
+			epoch, last = l.epoch, 0
+			batch = append(batch, sharedobject.Record{Reset: true})
+		}
+		s := l.stream(obj)
 		after := last
 		if s.snap != nil && s.snap.Seq > last {
 			batch = append(batch, *s.snap)
@@ -117,7 +127,9 @@ func (l *Log) Follow(ctx context.Context, obj sharedobject.ObjectID, fn func(sha
 				return err
 			}
 			fn(r)
-			last = r.Seq
+			if !r.Reset {
+				last = r.Seq
+			}
 		}
 		if len(batch) > 0 {
 			continue
@@ -175,26 +187,57 @@ func (s *stream) lastSeq() uint64 {
 	return 0
 }
 
-// Drop implements sharedobject.Log.
-func (l *Log) Drop(ctx context.Context, obj sharedobject.ObjectID) error {
+// Drop implements sharedobject.Log: the tombstone becomes the object's
+// snapshot, with a new Seq, and replaces every record.
+func (l *Log) Drop(ctx context.Context, obj sharedobject.ObjectID, lastSeq uint64, tombstone []byte) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if s := l.streams[obj]; s != nil {
-		delete(l.streams, obj)
-		s.wakeUp()
+	s := l.streams[obj]
+	if s == nil || lastSeq != s.lastSeq() {
+		return sharedobject.ErrSnapshotStale
 	}
+	l.seq++
+	s.snap = &sharedobject.Record{Seq: l.seq, Snapshot: true, Data: slices.Clone(tombstone)}
+	s.recs = nil
+	s.dropped = true
+	s.wakeUp()
 	return nil
 }
 
-// Exists reports whether obj has records or a snapshot.
+// Lose loses every object's records and starts sequence numbers again,
+// as when the memory storage of a log is lost: followers get a Reset.
+func (l *Log) Lose() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.epoch++
+	l.seq = 0
+	old := l.streams
+	l.streams = make(map[sharedobject.ObjectID]*stream)
+	for _, s := range old {
+		s.wakeUp()
+	}
+}
+
+// Last returns the Seq of obj's last record, 0 if it has none.
+func (l *Log) Last(obj sharedobject.ObjectID) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if s := l.streams[obj]; s != nil {
+		return s.lastSeq()
+	}
+	return 0
+}
+
+// Exists reports whether obj has records or a snapshot, other than the
+// tombstone of a Drop.
 func (l *Log) Exists(obj sharedobject.ObjectID) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	s := l.streams[obj]
-	return s != nil && (s.snap != nil || len(s.recs) > 0)
+	return s != nil && !s.dropped && (s.snap != nil || len(s.recs) > 0)
 }
 
 // Records returns how many records of obj follow its snapshot, and whether
