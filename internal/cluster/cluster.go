@@ -244,8 +244,9 @@ func (c *Cluster) Run(ctx context.Context) error {
 	return nil
 }
 
-// reensure recreates streams and the bucket after each reconnect: a
-// restarted standalone server forgets memory streams.
+// reensure recreates streams and the bucket after each reconnect (a
+// restarted standalone server forgets memory streams), then has every
+// follow check its log.
 func (c *Cluster) reensure(ctx context.Context) {
 	for {
 		select {
@@ -256,6 +257,7 @@ func (c *Cluster) reensure(ctx context.Context) {
 		if _, err := c.ensure(ctx); err != nil {
 			return // ensure retries until ctx is done
 		}
+		c.objects.Resync()
 	}
 }
 

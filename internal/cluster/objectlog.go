@@ -76,6 +76,8 @@ type ObjectLog struct {
 		// snaps holds, per object some Follow of this process follows,
 		// the sequences of the two newest snapshots it delivered.
 		snaps map[ObjectID]snapSeqs
+		// resync is closed (and replaced) by Resync.
+		resync chan struct{}
 	}
 }
 
@@ -92,6 +94,7 @@ func newObjectLog(nc *nats.Conn, js jetstream.JetStream, streams map[string]jets
 		async:      async,
 	}
 	l.mu.snaps = make(map[ObjectID]snapSeqs)
+	l.mu.resync = make(chan struct{})
 	return l, nil
 }
 
@@ -359,6 +362,9 @@ type followPos struct {
 func (l *ObjectLog) followFrom(ctx context.Context, obj ObjectID, pos *followPos, fn func(Record)) (bool, error) {
 	stream := streamName(obj)
 	delivered := false
+	l.mu.Lock()
+	resync := l.mu.resync
+	l.mu.Unlock()
 	// A handle of its own, with fresh info: the shared handle's cached
 	// info is read without a lock.
 	ictx, cancel := context.WithTimeout(ctx, followAPITimeout)
@@ -407,6 +413,15 @@ func (l *ObjectLog) followFrom(ctx context.Context, obj ObjectID, pos *followPos
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		select {
+		case <-resync:
+			it.Stop()
+		case <-done:
+		}
+	}()
 	var dseq uint64 // consumer sequence of the last message
 	for {
 		msg, err := it.Next()
@@ -434,6 +449,19 @@ func (l *ObjectLog) followFrom(ctx context.Context, obj ObjectID, pos *followPos
 			Pending:  meta.NumPending,
 		})
 	}
+}
+
+// Resync makes every Follow start a new consumer at once, after the last
+// entry it delivered, checking first whether the object's log restarted.
+// The cluster calls it after a reconnect, once the streams exist again, so
+// that a follow notices a restarted server in milliseconds rather than
+// after missed heartbeats (meanwhile appends are acknowledged by the new
+// log and the follower would not see them).
+func (l *ObjectLog) Resync() {
+	l.mu.Lock()
+	close(l.mu.resync)
+	l.mu.resync = make(chan struct{})
+	l.mu.Unlock()
 }
 
 // restarted tells why obj's log, in stream s (with fresh info), restarted

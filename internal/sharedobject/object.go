@@ -42,6 +42,7 @@ type object struct {
 	mu           sync.Mutex // guards what follows
 	version      uint64     // batches applied
 	lastSeq      uint64     // seq of the last record applied
+	coverSeq     uint64     // seq of the newest snapshot applied: batches up to it may have been erased
 	snapVersion  uint64     // version of the newest snapshot known
 	snapRetry    uint64     // no snapshot attempt before this version (after a failed one)
 	snapshotting bool
@@ -59,6 +60,9 @@ type object struct {
 	restoring bool
 	stale     map[Listener]struct{}
 	staleView map[string]*attr
+	// staleReplies are the replies to stale listeners' own requests,
+	// delivered with the restore.
+	staleReplies map[Listener][]Event
 }
 
 // attr is one attribute: its AMF3 encoding (compared for change detection)
@@ -87,7 +91,7 @@ type pending struct {
 	denials   []denial // submit: Status events for denied requests
 	seq       uint64   // log position, once Append returned
 	cancelled bool     // use: the listener released before the Use applied
-	orphan    bool     // use, hold: stored in a log that restarted; answered by the restore
+	orphan    bool     // stored before the log restarted: applied if it is in the new log, else answered by the restore
 	done      chan struct{}
 }
 
@@ -258,7 +262,7 @@ func (o *object) applyBatch(r Record, fx *effects) {
 	// The requester, if it is a local listener, gets its own events.
 	var req Listener
 	if p != nil && p.kind == pendingSubmit {
-		if o.listeners.has(p.l) && !o.isStale(p.l) {
+		if o.listeners.has(p.l) {
 			req = p.l
 		}
 	}
@@ -338,7 +342,11 @@ func (o *object) applyBatch(r Record, fx *effects) {
 		mine, _ = p.flushDenials(mine, len(bt.ops), next)
 	}
 	if req != nil && len(mine) > 0 {
-		req.Deliver(o.id, o.version, mine)
+		if o.isStale(req) {
+			o.staleReplies[req] = append(o.staleReplies[req], mine...)
+		} else {
+			req.Deliver(o.id, o.version, mine)
+		}
 	}
 	if len(others) > 0 {
 		for _, mb := range o.listeners.list {
@@ -350,7 +358,7 @@ func (o *object) applyBatch(r Record, fx *effects) {
 	if p != nil && p.kind == pendingRestore {
 		o.finishRestore(fx)
 	}
-	o.completeCovered(r.Seq, fx)
+	o.completeCovered(o.coverSeq, fx)
 
 	if every := uint64(o.m.cfg.SnapshotEvery); o.m.cfg.SnapshotEvery > 0 && !o.snapshotting && o.version >= o.snapRetry {
 		since := o.version - o.snapVersion
@@ -496,6 +504,7 @@ func (o *object) applySnapshot(r Record, fx *effects) {
 		return
 	}
 	o.lastSeq = max(o.lastSeq, r.Seq)
+	o.coverSeq = max(o.coverSeq, r.Seq)
 	o.snapVersion = max(o.snapVersion, s.version)
 	if s.version <= o.version {
 		o.completeCovered(r.Seq, fx)
@@ -552,18 +561,18 @@ func (o *object) applyReset(fx *effects) {
 	lost, base := o.attrs, o.version
 	o.attrs = make(map[string]*attr)
 	o.size = 0
-	o.version, o.lastSeq, o.snapVersion, o.snapRetry, o.restoredBase = 0, 0, 0, 0, 0
+	o.version, o.lastSeq, o.coverSeq, o.snapVersion, o.snapRetry, o.restoredBase = 0, 0, 0, 0, 0, 0
 	o.created = false
 	orphans := false
 	for id, p := range o.pending {
 		if p.seq == 0 {
 			continue // on its way: it lands in the new log
 		}
-		// Stored in the lost log and not applied here.
+		// Stored in the lost log, or in the new one before the follow
+		// noticed the restart: applied (matched by its request id) if it
+		// is in the new log, answered by the restore otherwise.
 		switch p.kind {
-		case pendingSubmit:
-			delete(o.pending, id) // its requester gets no Success
-		case pendingUse, pendingHold:
+		case pendingSubmit, pendingUse, pendingHold:
 			p.seq, p.orphan = 0, true
 			orphans = true
 		case pendingRestore:
@@ -583,6 +592,7 @@ func (o *object) beginRestore(lost map[string]*attr, base uint64, fx *effects) {
 		o.restoring = true
 		o.staleView = lost
 		o.stale = make(map[Listener]struct{}, len(o.listeners.list))
+		o.staleReplies = make(map[Listener][]Event)
 	}
 	// A second restart before the first restore applied keeps the first
 	// view: the listeners that joined since see a diff against it.
@@ -614,20 +624,35 @@ func (o *object) finishRestore(fx *effects) {
 				evs = append(evs, Event{Type: somsg.Remove, Key: k})
 			}
 		}
-		if len(evs) > 0 {
-			for _, mb := range o.listeners.list {
-				if o.isStale(mb.l) {
-					mb.l.Deliver(o.id, o.version, evs)
-				}
+		for _, mb := range o.listeners.list {
+			if !o.isStale(mb.l) {
+				continue
+			}
+			if mine := o.staleReplies[mb.l]; len(mine) > 0 || len(evs) > 0 {
+				mb.l.Deliver(o.id, o.version, append(slices.Clip(mine), evs...))
 			}
 		}
-		o.restoring, o.stale, o.staleView = false, nil, nil
+		o.restoring, o.stale, o.staleView, o.staleReplies = false, nil, nil, nil
 	}
+	// Requests stored before the restart and not in the new log were lost
+	// with the old one: its restore comes after them in the new log.
 	for id, p := range o.pending {
-		if p.orphan {
-			delete(o.pending, id)
-			p.orphan = false
+		if !p.orphan {
+			continue
+		}
+		delete(o.pending, id)
+		p.orphan = false
+		if p.kind != pendingSubmit {
 			o.completeUse(p, fx)
+			continue
+		}
+		if o.listeners.has(p.l) {
+			evs := make([]Event, 0, len(p.denials)+1)
+			for _, d := range p.denials {
+				evs = append(evs, d.ev)
+			}
+			evs = append(evs, statusEvent(CodeWriteFailed, "the change was lost with the shared object's log"))
+			p.l.Deliver(o.id, o.version, evs)
 		}
 	}
 }

@@ -139,8 +139,11 @@ func (o *object) settle(req uint64, p *pending, seq uint64, err error) {
 		}
 	case waiting:
 		p.seq = seq
-		if o.lastSeq >= seq {
-			o.completeCovered(o.lastSeq, &fx)
+		// Only a snapshot erases batches: one at or after seq covers it.
+		// (Comparing with lastSeq would take a batch acknowledged by a
+		// log that restarted, before the follow noticed, as covered.)
+		if o.coverSeq >= seq {
+			o.completeCovered(o.coverSeq, &fx)
 		}
 	}
 	o.mu.Unlock()

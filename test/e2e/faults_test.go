@@ -470,8 +470,10 @@ func TestClusterEmbeddedNATSRestart(t *testing.T) {
 	// Node A runs the only NATS server (R1); node B's clients write through
 	// it. A crashes and comes back on the same address and files: B's
 	// clients stay connected to B, and their writes go through again once
-	// A is back. (Transient objects live in memory on that one server and
-	// are lost with it; docs/shared-objects.md says what that means.)
+	// A is back. A persistent object is on A's disk. A transient object
+	// lived in A's memory and its log starts again empty: node B, which
+	// still has a client of it, writes its copy back, so the client keeps
+	// its data and its versions keep rising.
 	cfgA := nodeConfig{id: "node-a", dataDir: t.TempDir(), embeddedAddr: freeAddr(t)}
 	a := startNode(t, cfgA)
 	b := startNode(t, nodeConfig{id: "node-b", natsURL: a.natsURL})
@@ -484,6 +486,15 @@ func TestClusterEmbeddedNATSRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := u.version()
+	tu := newUser("b-amf3", rtmpAMF3, "e2e/r1", "ball", false)
+	if _, _, err := tu.connect(t.Context(), b); err != nil {
+		t.Fatal(err)
+	}
+	defer tu.close()
+	if _, err := tu.write(t.Context(), []kv{{"x", "1"}, {"y", "2"}}, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	tBefore := tu.version()
 
 	a.kill(t)
 	down := time.Now()
@@ -509,5 +520,35 @@ func TestClusterEmbeddedNATSRestart(t *testing.T) {
 	fresh.close()
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("new client on the restarted node-a (-want +got):\n%s", diff)
+	}
+
+	// The transient object: B restored it into the new log.
+	checkFor(t, 30*time.Second, 100*time.Millisecond, func() error {
+		var err error
+		v, err = tu.write(t.Context(), []kv{{"z", "3"}}, 2*time.Second)
+		return err
+	})
+	if v <= tBefore {
+		t.Errorf("transient object at version %d after the restart, want above %d", v, tBefore)
+	}
+	tWant := map[string]any{"x": "1", "y": "2", "z": "3"}
+	if diff := cmp.Diff(tWant, tu.data()); diff != "" {
+		t.Errorf("client of the transient object on node-b (-want +got):\n%s", diff)
+	}
+	var seen uint64
+	for _, b := range tu.batches() {
+		if b.version != 0 && b.version < seen {
+			t.Errorf("client of the transient object on node-b: version went from %d to %d", seen, b.version)
+		}
+		seen = max(seen, b.version)
+	}
+	tFresh := newUser("a-ws-t", webSocket, "e2e/r1", "ball", false)
+	fv, got := connectRetry(t, tFresh, a)
+	tFresh.close()
+	if diff := cmp.Diff(tWant, got); diff != "" {
+		t.Errorf("new client of the transient object on node-a (-want +got):\n%s", diff)
+	}
+	if fv <= v {
+		t.Errorf("new client of the transient object on node-a got version %d, want above %d", fv, v)
 	}
 }
