@@ -387,6 +387,9 @@ func (w *soWatcher) objects(counts map[soKey]map[string]int) objectsJSON {
 		out.Status = strings.Join(msgs, "; ")
 	}
 	for k, o := range w.mu.objects {
+		if o.in.Dropped() {
+			continue // a tombstone until the janitor erases it
+		}
 		app, _, _ := strings.Cut(k.scope, "/")
 		oj := objectJSON{
 			Key: k.String(), App: app, Scope: k.scope, Name: k.name, Persistent: k.persistent,
@@ -444,7 +447,7 @@ func (w *soWatcher) object(k soKey, counts map[string]int) (objectDetailJSON, bo
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	o := w.mu.objects[k]
-	if o == nil {
+	if o == nil || o.in.Dropped() {
 		return objectDetailJSON{}, false
 	}
 	app, _, _ := strings.Cut(k.scope, "/")

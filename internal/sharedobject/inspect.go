@@ -20,6 +20,8 @@ type Inspector struct {
 	seq      uint64
 	version  uint64
 	created  bool
+	dropped  bool
+	restored uint64 // highest restore base applied
 	lastNode string
 	attrs    map[string][]byte
 	size     int
@@ -41,7 +43,7 @@ func (in *Inspector) Apply(seq uint64, data []byte) error {
 		if err != nil {
 			return fmt.Errorf("inspect record %d: %w", seq, err)
 		}
-		in.version, in.created = s.version, s.created
+		in.version, in.created, in.dropped, in.restored = s.version, s.created, s.dropped, s.restored
 		in.attrs = make(map[string][]byte, len(s.attrs))
 		in.size = 0
 		for _, a := range s.attrs {
@@ -50,11 +52,13 @@ func (in *Inspector) Apply(seq uint64, data []byte) error {
 		return nil
 	}
 	in.version++
+	in.dropped = false
 	bt, err := decodeBatch(data)
 	if err != nil {
 		return fmt.Errorf("inspect record %d: %w", seq, err)
 	}
 	in.lastNode = bt.node
+	skipSets := false
 	for i := range bt.ops {
 		o := &bt.ops[i]
 		if o.kind != opUse {
@@ -63,7 +67,14 @@ func (in *Inspector) Apply(seq uint64, data []byte) error {
 		switch o.kind {
 		case opUse:
 			in.created = in.created || o.create
+		case opRestore:
+			in.version = max(in.version, o.base+1)
+			skipSets = o.base < in.restored
+			in.restored = max(in.restored, o.base)
 		case opSet:
+			if skipSets {
+				continue
+			}
 			if o.value == nil {
 				in.del(o.key)
 			} else {
@@ -98,6 +109,10 @@ func (in *Inspector) del(key string) {
 	}
 }
 
+// Dropped reports whether the last record applied is the tombstone of a
+// drop: the object ended and nobody used it since.
+func (in *Inspector) Dropped() bool { return in.dropped }
+
 // Seq returns the log position of the last record applied.
 func (in *Inspector) Seq() uint64 { return in.seq }
 
@@ -110,7 +125,7 @@ func (in *Inspector) Version() uint64 { return in.version }
 func (in *Inspector) Created() bool { return in.created }
 
 // LastNode returns the node that appended the last batch applied, "" if
-// none was applied since the last snapshot.
+// none was.
 func (in *Inspector) LastNode() string { return in.lastNode }
 
 // Len returns the number of attributes.

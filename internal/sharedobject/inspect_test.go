@@ -1,6 +1,7 @@
 package sharedobject
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -22,13 +23,14 @@ func amf3(t testing.TB, v any) []byte {
 type inspected struct {
 	Version  uint64
 	Created  bool
+	Dropped  bool
 	LastNode string
 	Attrs    map[string]any
 	Size     int
 }
 
 func inspect(in *Inspector) inspected {
-	got := inspected{Version: in.Version(), Created: in.Created(), LastNode: in.LastNode(), Attrs: map[string]any{}, Size: in.Size()}
+	got := inspected{Version: in.Version(), Created: in.Created(), Dropped: in.Dropped(), LastNode: in.LastNode(), Attrs: map[string]any{}, Size: in.Size()}
 	for _, a := range in.Attributes() {
 		got.Attrs[a.Key] = a.Value
 	}
@@ -77,6 +79,34 @@ func TestInspectorApply(t *testing.T) {
 				(&batch{node: "c", ops: []op{{kind: opSet, key: "y", value: amf3(t, int32(3))}}}).appendTo(nil),
 			},
 			want:    inspected{Version: 42, Created: true, LastNode: "c", Attrs: map[string]any{"x": 7.0, "y": int32(3)}, Size: 1 + 9 + 1 + 2},
+			wantErr: -1,
+		},
+		{
+			name: "a tombstone ends the object",
+			records: [][]byte{
+				(&batch{node: "a", ops: []op{setX(1)}}).appendTo(nil),
+				(&snapshot{version: 2, dropped: true}).appendTo(nil),
+			},
+			want:    inspected{Version: 2, Dropped: true, LastNode: "a", Attrs: map[string]any{}},
+			wantErr: -1,
+		},
+		{
+			name: "versions go on after a tombstone",
+			records: [][]byte{
+				(&snapshot{version: 2, dropped: true}).appendTo(nil),
+				(&batch{node: "b", ops: []op{{kind: opUse, create: true}}}).appendTo(nil),
+			},
+			want:    inspected{Version: 3, Created: true, LastNode: "b", Attrs: map[string]any{}},
+			wantErr: -1,
+		},
+		{
+			name: "restores lift the version; an older one does not overwrite",
+			records: [][]byte{
+				(&batch{node: "a", ops: []op{{kind: opUse}}}).appendTo(nil),
+				(&batch{node: "b", ops: []op{{kind: opRestore, base: 50}, setX(50)}}).appendTo(nil),
+				(&batch{node: "c", ops: []op{{kind: opRestore, base: 40}, setX(40), {kind: opSet, key: "c", value: amf3(t, true)}}}).appendTo(nil),
+			},
+			want:    inspected{Version: 52, Created: true, LastNode: "c", Attrs: map[string]any{"x": 50.0}, Size: 10},
 			wantErr: -1,
 		},
 		{
@@ -142,7 +172,9 @@ func FuzzInspectorApply(f *testing.F) {
 		var in Inspector
 		_ = in.Apply(1, b)
 		_ = in.Apply(2, b)
-		if in.Version() > 2 && b[1] != kindSnapshot {
+		bt, err := decodeBatch(b)
+		restore := err == nil && slices.ContainsFunc(bt.ops, func(o op) bool { return o.kind == opRestore })
+		if in.Version() > 2 && b[1] != kindSnapshot && !restore {
 			t.Fatalf("Version() = %d after two batches", in.Version())
 		}
 		size := 0
