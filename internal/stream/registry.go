@@ -21,9 +21,24 @@
 // get a NoticePublish and the new sequence headers, and their video waits
 // for its first keyframe); otherwise they read io.EOF.
 //
-// Packets pass through unchanged, timestamps included: after a publisher
-// change the timestamps start wherever the new publisher starts them, and
-// the reader, told by the NoticePublish, deals with the jump.
+// Packets pass through unchanged, except for their timestamps after a
+// takeover: a publisher that claims the key while subscribers of the last
+// one are still attached (a reconnecting encoder) starts its timestamps
+// again, usually near 0, and players and recorders would see them jump
+// back. So its timestamps are rebased: its first audio or video frame, and
+// any metadata and sequence headers before it, get the latest timestamp the
+// subscribers got (over audio, video and data) plus the time the stream
+// spent without a publisher, measured on the monotonic clock and at least
+// 33 ms (about one frame); every later packet is shifted by the same
+// offset, so the new publisher's audio and video keep their distances. A
+// publisher whose first frame is at or past that timestamp already (a relay
+// whose origin went on counting) keeps its timestamps from that frame on.
+// Timestamps are 32-bit milliseconds, compared as serial numbers across
+// their wrap. A publisher that finds no such subscribers (none at all, or
+// only ones that attached before it and saw no publisher) is not rebased.
+// The subscribers get the new publisher's metadata and sequence headers as
+// it sends them, which encoders do before their first frames, and the
+// caches hold the rebased packets.
 //
 // The Registry starts no goroutines of its own; the grace period runs on a
 // time.AfterFunc timer, whose callback takes the locks briefly and returns.
@@ -65,7 +80,8 @@ type Config struct {
 	// GOP cache.
 	GOPCacheMax int
 	// PublisherGrace is how long subscribers stay attached after their
-	// publisher leaves, waiting for a new one (default 5s). Negative ends
+	// publisher leaves, waiting for a new one (default 5s), whose
+	// timestamps are then rebased (see the package doc). Negative ends
 	// them at once.
 	PublisherGrace time.Duration
 }

@@ -35,6 +35,15 @@ type stream struct {
 	bytesIn, packetsIn     uint64
 	bytesOut, dropped      uint64
 	startedAt              time.Time
+
+	// Timestamps across publishers (rebase.go). They outlive a publisher,
+	// so that one taking over its subscribers carries on after them.
+	lastTS        uint32 // the latest timestamp delivered, if hasTS
+	hasTS         bool
+	unpublishedAt time.Time // when the last publisher left
+	rebase        rebaseState
+	rebaseFrom    uint32 // lastTS at the takeover
+	tsOffset      uint32 // added to the publisher's timestamps in rebaseOn
 }
 
 func newStream(r *Registry, key string) *stream {
@@ -57,10 +66,13 @@ func (st *stream) publish() *Publisher {
 	st.pub = p
 	st.startedAt = time.Now()
 	st.resetMedia()
+	takeover := false
 	for _, s := range st.subs {
+		takeover = takeover || s.live
 		s.live = true
 		s.republish()
 	}
+	st.startRebase(takeover)
 	return p
 }
 
@@ -83,8 +95,13 @@ func (st *stream) resetGOP(ok bool) {
 // WritePacket sends pkt to every subscriber and updates the caches. It
 // never blocks on subscribers: a subscriber whose queue is full drops the
 // packet. Its cost is O(subscribers) and it allocates nothing per
-// subscriber. pkt must not be changed afterwards: subscribers share it.
-// Packets written after Close are ignored.
+// subscriber. Packets written after Close are ignored.
+//
+// WritePacket takes pkt over. A publisher that took over the subscribers
+// of another has its timestamps rebased (see the package doc): then
+// WritePacket sets pkt.Timestamp in place, before anything else sees pkt,
+// so pkt must be the caller's own, not shared or encoded yet. Afterwards
+// pkt must not be changed: subscribers share it.
 func (p *Publisher) WritePacket(pkt *flv.Packet) {
 	st := p.st
 	st.mu.Lock()
@@ -94,6 +111,10 @@ func (p *Publisher) WritePacket(pkt *flv.Packet) {
 	}
 	st.bytesIn += uint64(len(pkt.Payload))
 	st.packetsIn++
+	if st.rebase != rebaseOff {
+		st.rebaseTS(pkt)
+	}
+	st.noteTS(pkt.Timestamp)
 	pkt, kind := classify(pkt)
 	st.cache(pkt, kind)
 	audioOnly := !st.hasVideo
@@ -173,6 +194,7 @@ func (p *Publisher) Close() {
 	}
 	st.pub = nil
 	st.startedAt = time.Time{}
+	st.unpublishedAt = time.Now()
 	st.resetMedia()
 	for _, s := range st.subs {
 		s.deliver(unpublishMarker, kindNotice, true)

@@ -396,7 +396,8 @@ func TestStreamGraceReconnectKeepsSubscribers(t *testing.T) {
 		time.Sleep(10 * time.Second) // far past the first grace period
 		p2.WritePacket(inter(40, 10))
 		readTo(6)
-		want := []string{"S0", "K10", "V20", "S0", "K0", "V40"}
+		// Rebased: the last timestamp (20) and the 3s without a publisher.
+		want := []string{"S0", "K10", "V20", "S3020", "K3020", "V3060"}
 		if diff := cmp.Diff(want, describe(pkts)); diff != "" {
 			t.Errorf("packets across a reconnect (-want +got):\n%s", diff)
 		}
