@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -18,6 +19,8 @@ import (
 
 const adminUsage = `admin commands (flags: -url, default $SHOAL_URL or http://127.0.0.1:5080; -token, default $SHOAL_TOKEN):
   shoal groups                          list node groups
+  shoal groups resize <group> -region r -min-publishers n -max-publishers n -min-subscribers n -max-subscribers n
+                                        size a region of a group for its clients (rewrites its scale policy)
   shoal nodes [group] [-map]            list the nodes of a group (all groups without one); -map: the relations map
   shoal policy get [name]               print a scale policy (the names without one)
   shoal policy put <name> <file|->      create or replace a scale policy from a JSON document
@@ -93,8 +96,11 @@ func runAdminTo(ctx context.Context, out io.Writer, cmd string, args []string) e
 		force   *bool
 		group   *string
 		limit   *int
+		size    *resizeFlags
 	)
 	switch cmd {
+	case "groups":
+		size = newResizeFlags(a.fs)
 	case "nodes":
 		mapFlag = a.fs.Bool("map", false, "print the relations map of the group")
 	case "node":
@@ -110,7 +116,7 @@ func runAdminTo(ctx context.Context, out io.Writer, cmd string, args []string) e
 	c := a.client()
 	switch cmd {
 	case "groups":
-		return a.groups(ctx, c, pos)
+		return a.groups(ctx, c, pos, size)
 	case "nodes":
 		return a.nodes(ctx, c, pos, *mapFlag)
 	case "policy":
@@ -137,9 +143,15 @@ func wantArgs(cmd string, pos []string, lo, hi int) error {
 	return nil
 }
 
-func (a *admin) groups(ctx context.Context, c *smclient.Client, pos []string) error {
-	if err := wantArgs("groups", pos, 0, 0); err != nil {
-		return err
+func (a *admin) groups(ctx context.Context, c *smclient.Client, pos []string, size *resizeFlags) error {
+	if len(pos) > 0 && pos[0] == "resize" {
+		return a.resize(ctx, c, pos, size)
+	}
+	if len(pos) > 0 {
+		return fmt.Errorf("groups: unknown action %q, want resize or nothing\n%s", pos[0], adminUsage)
+	}
+	if set := size.given(); len(set) > 0 {
+		return fmt.Errorf("groups: -%s is for groups resize", set[0])
 	}
 	gs, err := c.Groups(ctx)
 	if err != nil {
@@ -153,6 +165,80 @@ func (a *admin) groups(ctx context.Context, c *smclient.Client, pos []string) er
 		rows = append(rows, []string{g.Name, g.State, strings.Join(g.Regions, ","), g.LaunchConfig, g.ScalePolicy})
 	}
 	return writeTable(a.out, rows)
+}
+
+// resizeFlags are the flags of "groups resize".
+type resizeFlags struct {
+	fs     *flag.FlagSet
+	region *string
+	counts []*int64 // in the order of countNames
+}
+
+var countNames = []string{"min-publishers", "max-publishers", "min-subscribers", "max-subscribers"}
+
+func newResizeFlags(fs *flag.FlagSet) *resizeFlags {
+	f := &resizeFlags{fs: fs, region: fs.String("region", "", "groups resize: the region to size (one of the group's)")}
+	for _, name := range countNames {
+		f.counts = append(f.counts, fs.Int64(name, 0, "groups resize: "+strings.ReplaceAll(name, "-", " ")))
+	}
+	return f
+}
+
+// given returns the names of the resize flags set on the command line.
+func (f *resizeFlags) given() []string {
+	var set []string
+	f.fs.Visit(func(fl *flag.Flag) {
+		if fl.Name == "region" || slices.Contains(countNames, fl.Name) {
+			set = append(set, fl.Name)
+		}
+	})
+	return set
+}
+
+// resize runs "groups resize <group>": every resize flag is required.
+func (a *admin) resize(ctx context.Context, c *smclient.Client, pos []string, f *resizeFlags) error {
+	if err := wantArgs("groups resize", pos, 2, 2); err != nil {
+		return err
+	}
+	set := f.given()
+	for _, name := range append([]string{"region"}, countNames...) {
+		if !slices.Contains(set, name) {
+			return fmt.Errorf("groups resize: -%s is required\n%s", name, adminUsage)
+		}
+	}
+	rg, err := c.ResizeGroup(ctx, pos[1], []smclient.RegionSize{{
+		Region: *f.region, MinPublishers: *f.counts[0], MaxPublishers: *f.counts[1],
+		MinSubscribers: *f.counts[2], MaxSubscribers: *f.counts[3],
+	}})
+	if err != nil {
+		return err
+	}
+	if *a.asJSON {
+		return a.printJSON(rg)
+	}
+	r := rg.Resize
+	note := "updated"
+	if r.PolicyCreated {
+		note = fmt.Sprintf("created (%s is shared with %s and stays unchanged)", r.PreviousPolicy, strings.Join(r.SharedWith, ", "))
+	}
+	if _, err := fmt.Fprintf(a.out, "group %s: scale policy %s %s\n", rg.Name, rg.ScalePolicy, note); err != nil {
+		return err
+	}
+	rows := [][]string{{"REGION", "ROLE", "MIN", "MAX", "CAPACITY"}}
+	add := func(region string, ls []smclient.Limit) {
+		for _, l := range ls {
+			rows = append(rows, []string{region, l.Role, strconv.Itoa(l.MinLimit), strconv.Itoa(l.MaxLimit), strconv.Itoa(l.ConnectionCapacity)})
+		}
+	}
+	for _, reg := range r.Region {
+		add(reg.Name, reg.Target)
+	}
+	add("(group)", r.Total)
+	if err := writeTable(a.out, rows); err != nil {
+		return err
+	}
+	_, err = io.WriteString(a.out, "The autoscaler applies the group's limits at its next evaluation.\n")
+	return err
 }
 
 func (a *admin) nodes(ctx context.Context, c *smclient.Client, pos []string, showMap bool) error {

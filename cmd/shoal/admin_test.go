@@ -85,6 +85,14 @@ func TestAdminCommands(t *testing.T) {
 		{[]string{"alarm", "get"}, []string{`"role": "origin"`, `"threshold": 70`}},
 		{[]string{"events", "-group", "g"}, []string{"ACTION", "scale_out", "edge load 65%"}},
 		{[]string{"node", "sunset", n.Identifier}, []string{"503"}},
+		{
+			[]string{"groups", "resize", "g", "--region", "local", "--min-publishers", "500", "--max-publishers", "1000", "--min-subscribers", "1000", "--max-subscribers", "3000"},
+			[]string{"group g: scale policy sp updated", "REGION", "local    origin  17   34   30", "local    edge    4    10   300", "(group)  origin  17   34", "next evaluation"},
+		},
+		{
+			[]string{"groups", "resize", "-json", "g", "-region", "local", "-min-publishers", "0", "-max-publishers", "30", "-min-subscribers", "0", "-max-subscribers", "600"},
+			[]string{`"scalePolicy": "sp"`, `"policyCreated": false`, `"maxLimit": 2`},
+		},
 	} {
 		var out bytes.Buffer
 		err := runAdminTo(ctx, &out, tc.args[0], tc.args[1:])
@@ -108,7 +116,18 @@ func TestAdminCommands(t *testing.T) {
 		{[]string{"alarm", "set", "edge", "lots"}, "not a whole percentage"},
 		{[]string{"policy", "put", "sp", filepath.Join(dir, "missing.json")}, "no such file"},
 		{[]string{"node", "reboot", "x"}, `unknown action "reboot"`},
-		{[]string{"groups", "extra"}, "wrong number of arguments"},
+		{[]string{"groups", "extra"}, `unknown action "extra"`},
+		{[]string{"groups", "-region", "local"}, "-region is for groups resize"},
+		{[]string{"groups", "resize", "g", "-region", "local", "-max-publishers", "5"}, "-min-publishers is required"},
+		{[]string{"groups", "resize", "g", "h", "-region", "local"}, "wrong number of arguments"},
+		{
+			[]string{"groups", "resize", "g", "-region", "mars", "-min-publishers", "0", "-max-publishers", "1", "-min-subscribers", "0", "-max-subscribers", "1"},
+			"cannot add regions",
+		},
+		{
+			[]string{"groups", "resize", "g", "-region", "local", "-min-publishers", "5", "-max-publishers", "1", "-min-subscribers", "0", "-max-subscribers", "1"},
+			"400 Bad Request: region[0].info.maxPublishers",
+		},
 		{[]string{"subscribe", "live/none"}, "404"},
 	} {
 		err := runAdminTo(ctx, &bytes.Buffer{}, tc.args[0], tc.args[1:])

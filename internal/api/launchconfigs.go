@@ -3,8 +3,10 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"strconv"
 
 	"github.com/shoal-live/shoal/internal/store"
@@ -38,8 +40,8 @@ type launchTargetJSON struct {
 	InstanceType string `json:"instanceType"`
 	// ConnectionCapacity is a string in Red5 Pro's JSON ("300"); a
 	// number is accepted too.
-	ConnectionCapacity capacityString `json:"connectionCapacity"`
-	Image              string         `json:"image,omitempty"`
+	ConnectionCapacity numberText `json:"connectionCapacity"`
+	Image              string     `json:"image,omitempty"`
 }
 
 type propertiesJSON struct {
@@ -60,24 +62,31 @@ type metaJSON struct {
 	Value string `json:"value"`
 }
 
-// capacityString is a JSON string or number kept as its text.
-type capacityString string
+// numberText is a JSON string or number kept as its text: Red5 Pro sends
+// numbers as strings ("300"). Other JSON values are refused with an error
+// naming the field, of type api.numberText.
+type numberText string
 
 // UnmarshalJSON accepts "300" and 300.
-func (c *capacityString) UnmarshalJSON(b []byte) error {
+func (c *numberText) UnmarshalJSON(b []byte) error {
 	if bytes.HasPrefix(b, []byte(`"`)) {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {
 			return err
 		}
-		*c = capacityString(s)
+		*c = numberText(s)
 		return nil
 	}
 	var n json.Number
 	if err := json.Unmarshal(b, &n); err != nil {
-		return fmt.Errorf("connectionCapacity: want a string or a number: %w", err)
+		// An UnmarshalTypeError gets the field's path added by the decoder.
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return &json.UnmarshalTypeError{Value: te.Value, Type: reflect.TypeFor[numberText]()}
+		}
+		return err
 	}
-	*c = capacityString(n.String())
+	*c = numberText(n.String())
 	return nil
 }
 
@@ -151,7 +160,7 @@ func fromLaunchConfig(c store.LaunchConfig) launchEnvelope {
 	for _, t := range c.Targets {
 		out.Targets.Target = append(out.Targets.Target, launchTargetJSON{
 			Role: string(t.Role), InstanceType: t.InstanceType,
-			ConnectionCapacity: capacityString(strconv.Itoa(t.ConnectionCapacity)), Image: t.Image,
+			ConnectionCapacity: numberText(strconv.Itoa(t.ConnectionCapacity)), Image: t.Image,
 		})
 	}
 	for _, p := range c.Properties {

@@ -44,6 +44,7 @@ func (s *Server) routes() []route {
 		{method: "POST", path: "/admin/nodegroup", access: admin, handle: s.createGroup},
 		{method: "GET", path: "/admin/nodegroup", access: admin, handle: s.listGroups},
 		{method: "GET", path: "/admin/nodegroup/{group}", access: admin, handle: s.getGroup},
+		{method: "PUT", path: "/admin/nodegroup/{group}", access: admin, handle: s.resizeGroup},
 		{method: "DELETE", path: "/admin/nodegroup/{group}", access: admin, handle: s.deleteGroup},
 		{method: "GET", path: "/admin/nodegroup/{group}/stats", access: admin, handle: s.groupStats},
 		{method: "POST", path: "/admin/nodegroup/{group}/node/origin", access: admin, handle: s.launchOrigin},

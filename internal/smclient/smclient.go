@@ -202,6 +202,72 @@ func (c *Client) DeleteGroup(ctx context.Context, name string) (Group, error) {
 	return out, err
 }
 
+// RegionSize is the clients one region of a group must carry, for
+// ResizeGroup.
+type RegionSize struct {
+	Region         string
+	MinPublishers  int64
+	MaxPublishers  int64
+	MinSubscribers int64
+	MaxSubscribers int64
+}
+
+// ResizedGroup is the answer to ResizeGroup: the group (its ScalePolicy
+// names the policy it now uses) and what the resize did.
+type ResizedGroup struct {
+	Group
+	Resize struct {
+		// PolicyCreated is set when the group shared its scale policy with
+		// the groups in SharedWith: they keep it, unchanged, and the group
+		// now has a policy of its own.
+		PolicyCreated  bool     `json:"policyCreated"`
+		PreviousPolicy string   `json:"previousPolicy"`
+		SharedWith     []string `json:"sharedWith"`
+		// Region holds the limits set in each resized region.
+		Region []struct {
+			Name   string  `json:"name"`
+			Target []Limit `json:"target"`
+		} `json:"region"`
+		// Total is the group's limits, the sums over its regions, which
+		// the autoscaler applies.
+		Total []Limit `json:"total"`
+	} `json:"resize"`
+}
+
+// Limit is the node count bounds a resize set for a role.
+type Limit struct {
+	Role               string `json:"role"`
+	MinLimit           int    `json:"minLimit"`
+	MaxLimit           int    `json:"maxLimit"`
+	ConnectionCapacity int    `json:"connectionCapacity"`
+}
+
+// ResizeGroup resizes a node group (Red5 Pro's PUT /admin/nodegroup/{group}):
+// the manager computes each region's origin and edge limits from the
+// client counts and the capacities of the group's launch configuration,
+// and rewrites the group's scale policy.
+func (c *Client) ResizeGroup(ctx context.Context, name string, sizes []RegionSize) (ResizedGroup, error) {
+	type info struct {
+		MinPublishers  int64 `json:"minPublishers"`
+		MaxPublishers  int64 `json:"maxPublishers"`
+		MinSubscribers int64 `json:"minSubscribers"`
+		MaxSubscribers int64 `json:"maxSubscribers"`
+	}
+	type region struct {
+		Name string `json:"name"`
+		Info info   `json:"info"`
+	}
+	body := struct {
+		Region []region `json:"region"`
+	}{Region: []region{}}
+	for _, s := range sizes {
+		body.Region = append(body.Region, region{Name: s.Region, Info: info{s.MinPublishers, s.MaxPublishers, s.MinSubscribers, s.MaxSubscribers}})
+	}
+	var out ResizedGroup
+	err := c.do(ctx, http.MethodPut, "/admin/nodegroup/"+url.PathEscape(name), nil, true, body, &out)
+	return out, err
+}
+
 // GroupStats returns a group's load by role.
 func (c *Client) GroupStats(ctx context.Context, name string) (GroupStats, error) {
 	var out GroupStats

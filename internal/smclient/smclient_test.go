@@ -82,6 +82,22 @@ func TestClientAgainstAPI(t *testing.T) {
 		t.Errorf("Groups = %+v, %v", gs, err)
 	}
 
+	// Resize: 500-1000 publishers on origins of 30, 1000-3000 subscribers
+	// on edges of 300 (the reference's example).
+	rg, err := c.ResizeGroup(ctx, "g1", []smclient.RegionSize{{Region: "local", MinPublishers: 500, MaxPublishers: 1000, MinSubscribers: 1000, MaxSubscribers: 3000}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantLimits := []smclient.Limit{{Role: "origin", MinLimit: 17, MaxLimit: 34, ConnectionCapacity: 30}, {Role: "edge", MinLimit: 4, MaxLimit: 10, ConnectionCapacity: 300}}
+	if rg.Name != "g1" || rg.ScalePolicy != "sp" || rg.Resize.PolicyCreated || len(rg.Resize.Region) != 1 ||
+		!cmp.Equal(rg.Resize.Region[0].Target, wantLimits) || !cmp.Equal(rg.Resize.Total, wantLimits) {
+		t.Errorf("ResizeGroup = %+v, want origins 17-34 and edges 4-10 in sp", rg)
+	}
+	if _, err := c.ResizeGroup(ctx, "g1", []smclient.RegionSize{{Region: "mars", MaxPublishers: 1}}); !smclient.IsStatus(err, http.StatusBadRequest) ||
+		!strings.Contains(err.Error(), "cannot add regions") {
+		t.Errorf("ResizeGroup(unknown region) = %v, want 400 naming the rule", err)
+	}
+
 	// Nodes, as a registered node shows them.
 	n, err := st.CreateNode(ctx, store.Node{Group: "g1", Role: store.RoleOrigin, Zone: "local", Capacity: 30})
 	if err != nil {
