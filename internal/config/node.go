@@ -176,7 +176,7 @@ func DefaultNode() Node {
 			SnapshotEvery:  1000,
 			MaxAttributes:  1024,
 			MaxValueBytes:  64 << 10,
-			MaxObjectBytes: 1 << 20,
+			MaxObjectBytes: 512 << 10,
 			SendQueueBytes: 8 << 20,
 		},
 		Cluster: Cluster{Replicas: 1, PresenceTTL: 15 * time.Second},
@@ -205,6 +205,11 @@ func LoadNode(path string, required bool) (Node, error) {
 	}
 	return cfg, cfg.Validate()
 }
+
+// MaxObjectBytesLimit bounds shared_objects.max_object_bytes: an object's
+// snapshot is one record of the cluster's log, whose records are at most
+// 1,000,000 bytes; the rest is room for keys and framing.
+const MaxObjectBytesLimit = 900_000
 
 // Validate checks every field and returns all problems, each naming its key.
 func (c *Node) Validate() error {
@@ -243,6 +248,11 @@ func (c *Node) Validate() error {
 	add(checkPositive("shared_objects.max_attributes", int64(c.SharedObjects.MaxAttributes)))
 	add(checkPositive("shared_objects.max_value_bytes", int64(c.SharedObjects.MaxValueBytes)))
 	add(checkPositive("shared_objects.max_object_bytes", int64(c.SharedObjects.MaxObjectBytes)))
+	if c.SharedObjects.MaxObjectBytes > MaxObjectBytesLimit {
+		// An object's snapshot (and a restore of it) is one log record.
+		add(invalid("shared_objects.max_object_bytes", "at most %d (a snapshot of the object must fit in one 1,000,000-byte log record), got %d",
+			MaxObjectBytesLimit, c.SharedObjects.MaxObjectBytes))
+	}
 	add(checkPositive("shared_objects.send_queue_bytes", int64(c.SharedObjects.SendQueueBytes)))
 	for i, r := range c.SharedObjects.Policy {
 		if r.Scope == "" {

@@ -103,6 +103,7 @@ func TestLoadNode_FileEnvAndErrors(t *testing.T) {
 		}},
 		{name: "presence ttl too short", file: "cluster:\n  presence_ttl: 499ms\n", wantErr: "cluster.presence_ttl: must be at least 500ms"},
 		{name: "zero presence ttl", env: map[string]string{"SHOAL_NODE_CLUSTER_PRESENCE_TTL": "0s"}, wantErr: "cluster.presence_ttl"},
+		{name: "object larger than a log record", file: "shared_objects:\n  max_object_bytes: 900001\n", wantErr: "shared_objects.max_object_bytes: at most 900000"},
 		{name: "bad policy", file: "shared_objects:\n  policy: [{create: [none]}]\n", wantErr: "shared_objects.policy[0].scope"},
 	}
 	for _, tc := range tests {
