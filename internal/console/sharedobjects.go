@@ -52,11 +52,40 @@ type soObject struct {
 	nodes       []string // presence
 }
 
+// soStreamOf returns the stream holding an object's records.
+func soStreamOf(k soKey) string {
+	if k.persistent {
+		return cluster.PersistentStream
+	}
+	return cluster.TransientStream
+}
+
+// soPosition is where the watcher is in one stream.
+type soPosition struct {
+	created time.Time          // the stream's Created when reading began at its start
+	next    uint64             // the next sequence to read, 0 for the first
+	epoch   uint64             // counts rereads: a consumer of an older epoch stops
+	stop    context.CancelFunc // stops the current consumer, nil if none
+	wake    chan struct{}      // buffered (1): ends follow's wait after a reread
+}
+
+// soMark is a position in a stream noted before reading its info.
+type soMark struct{ epoch, next uint64 }
+
+// errReread ends a consumer whose stream is to be read again from the
+// start.
+var errReread = errors.New("stream restarted: read it again")
+
 // soWatcher follows the shared-object streams of JetStream with one
 // ordered consumer per stream and replays every object's records with a
 // sharedobject.Inspector. Every sample it lists the streams' subjects (to
 // forget dropped objects), reads the presence bucket and turns version
 // deltas into change rates.
+//
+// A stream that restarted (recreated, as a memory stream is when its only
+// server restarts: its sequences start again from 1) is read again from
+// its start, its objects forgotten: an Inspector ignores records at or
+// below the last sequence it applied.
 type soWatcher struct {
 	url     string
 	history int
@@ -68,6 +97,7 @@ type soWatcher struct {
 		js      jetstream.JetStream // nil until run
 		streams map[string]jetstream.Stream
 		errs    map[string]string // by stream: why it cannot be read
+		pos     map[string]*soPosition
 		objects map[soKey]*soObject
 		last    time.Time // time of the last sample
 		rate    float64
@@ -80,6 +110,10 @@ func newSOWatcher(url string, history int, logger *slog.Logger) *soWatcher {
 	w.mu.streams = map[string]jetstream.Stream{}
 	w.mu.errs = map[string]string{}
 	w.mu.objects = map[soKey]*soObject{}
+	w.mu.pos = map[string]*soPosition{}
+	for _, name := range soStreams {
+		w.mu.pos[name] = &soPosition{wake: make(chan struct{}, 1)}
+	}
 	w.mu.total = newRing(history)
 	return w
 }
@@ -126,14 +160,21 @@ func (w *soWatcher) setErr(stream, msg string) {
 // follow reads one stream from its first message, resuming after the last
 // one read when the consumer fails, until ctx is done.
 func (w *soWatcher) follow(ctx context.Context, js jetstream.JetStream, stream string) {
-	var next uint64
-	wait := 500 * time.Millisecond
+	w.mu.Lock()
+	wake := w.mu.pos[stream].wake
+	w.mu.Unlock()
+	const firstWait = 500 * time.Millisecond
+	wait := firstWait
 	for {
-		err := w.consume(ctx, js, stream, &next)
+		err := w.consume(ctx, js, stream)
 		if ctx.Err() != nil {
 			return
 		}
 		switch {
+		case errors.Is(err, errReread):
+			w.setErr(stream, "")
+			wait = firstWait
+			continue
 		case errors.Is(err, jetstream.ErrStreamNotFound):
 			w.setErr(stream, "")
 		case err != nil:
@@ -145,24 +186,51 @@ func (w *soWatcher) follow(ctx context.Context, js jetstream.JetStream, stream s
 		case <-ctx.Done():
 			t.Stop()
 			return
+		case <-wake:
+			t.Stop()
+			wait = firstWait
+			continue
 		case <-t.C:
 		}
 		wait = min(2*wait, 5*time.Second)
 	}
 }
 
-func (w *soWatcher) consume(ctx context.Context, js jetstream.JetStream, stream string, next *uint64) error {
+// consume reads stream from the watcher's position in it until the
+// consumer fails or the stream is to be read again (errReread).
+func (w *soWatcher) consume(ctx context.Context, js jetstream.JetStream, stream string) error {
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		return err
+	}
+	info := s.CachedInfo()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	w.mu.Lock()
+	p := w.mu.pos[stream]
+	w.checkRestartLocked(stream, soMark{epoch: p.epoch, next: p.next}, info.Created, info.State.LastSeq)
+	if p.next == 0 {
+		p.created = info.Created
+	}
+	p.stop = cancel
+	select {
+	case <-p.wake: // moot: the consumer starts now
+	default:
+	}
+	mark := soMark{epoch: p.epoch, next: p.next}
+	w.mu.Unlock()
+
 	cfg := jetstream.OrderedConsumerConfig{DeliverPolicy: jetstream.DeliverAllPolicy, InactiveThreshold: 30 * time.Second}
-	if *next > 0 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, *next
+	if mark.next > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, mark.next
 	}
 	cons, err := js.OrderedConsumer(ctx, stream, cfg)
 	if err != nil {
-		return err
+		return w.consumerErr(stream, mark.epoch, err)
 	}
 	it, err := cons.Messages()
 	if err != nil {
-		return err
+		return w.consumerErr(stream, mark.epoch, err)
 	}
 	defer it.Stop()
 	stop := context.AfterFunc(ctx, it.Stop)
@@ -171,27 +239,45 @@ func (w *soWatcher) consume(ctx context.Context, js jetstream.JetStream, stream 
 	for {
 		msg, err := it.Next()
 		if err != nil {
-			return err
+			return w.consumerErr(stream, mark.epoch, err)
 		}
 		meta, err := msg.Metadata()
 		if err != nil {
 			return err
 		}
-		w.apply(msg.Subject(), meta.Sequence.Stream, msg.Data())
-		*next = meta.Sequence.Stream + 1
+		if !w.apply(stream, mark.epoch, msg.Subject(), meta.Sequence.Stream, msg.Data()) {
+			return errReread
+		}
 	}
 }
 
-// apply replays one record.
-func (w *soWatcher) apply(subject string, seq uint64, data []byte) {
-	id, err := cluster.ParseObjectSubject(subject)
-	if err != nil {
-		w.logger.Debug("console skips a message of an unknown subject", "subject", subject)
-		return
-	}
-	k := soKey{scope: id.Scope, name: id.Name, persistent: id.Persistent}
+// consumerErr returns errReread if the consumer of epoch failed because
+// its stream is to be read again, else err.
+func (w *soWatcher) consumerErr(stream string, epoch uint64, err error) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.mu.pos[stream].epoch != epoch {
+		return errReread
+	}
+	return err
+}
+
+// apply replays one record of stream read by a consumer of epoch. It
+// returns false, applying nothing, if the stream is to be read again.
+func (w *soWatcher) apply(stream string, epoch uint64, subject string, seq uint64, data []byte) bool {
+	id, err := cluster.ParseObjectSubject(subject)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	p := w.mu.pos[stream]
+	if p.epoch != epoch {
+		return false
+	}
+	p.next = seq + 1
+	if err != nil {
+		w.logger.Debug("console skips a message of an unknown subject", "subject", subject)
+		return true
+	}
+	k := soKey{scope: id.Scope, name: id.Name, persistent: id.Persistent}
 	o := w.mu.objects[k]
 	if o == nil {
 		o = &soObject{key: k, hist: newRing(w.history)}
@@ -200,13 +286,54 @@ func (w *soWatcher) apply(subject string, seq uint64, data []byte) {
 	if err := o.in.Apply(seq, data); err != nil {
 		o.errors++
 	}
+	return true
+}
+
+// checkRestartLocked compares stream's info, created and lastSeq, with the
+// position mark noted before the info was read. If the stream restarted
+// since the watcher began reading it (it has another Created, or fewer
+// messages than were read), checkRestartLocked forgets the stream's objects
+// and sets the watcher to read it again from its start. w.mu is held.
+func (w *soWatcher) checkRestartLocked(stream string, mark soMark, created time.Time, lastSeq uint64) {
+	p := w.mu.pos[stream]
+	if p.epoch != mark.epoch || mark.next == 0 {
+		return // read again already, or nothing read
+	}
+	var why string
+	switch {
+	case !created.Equal(p.created):
+		why = "created anew"
+	case lastSeq < mark.next-1:
+		why = "sequences started again"
+	default:
+		return
+	}
+	w.logger.Info("console reads a restarted shared-object stream again", "stream", stream, "reason", why,
+		"read_up_to", mark.next-1, "last_seq", lastSeq, "created", created, "was_created", p.created)
+	for k := range w.mu.objects {
+		if soStreamOf(k) == stream {
+			delete(w.mu.objects, k)
+		}
+	}
+	p.created, p.next = time.Time{}, 0
+	p.epoch++
+	if p.stop != nil {
+		p.stop()
+		p.stop = nil
+	}
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
 }
 
 // listing is what one sample reads from JetStream.
 type listing struct {
-	subjects map[string]bool   // subjects with messages
-	lastSeq  map[string]uint64 // stream → last sequence at the time of reading
-	read     map[string]bool   // streams read
+	subjects map[string]bool      // subjects with messages
+	lastSeq  map[string]uint64    // stream → last sequence at the time of reading
+	created  map[string]time.Time // stream → its Created
+	marks    map[string]soMark    // stream → the watcher's position before reading
+	read     map[string]bool      // streams read
 	presence map[soKey][]string
 }
 
@@ -219,12 +346,14 @@ func (w *soWatcher) sample(ctx context.Context, now time.Time) float64 {
 	dt := now.Sub(w.mu.last).Seconds()
 	first := w.mu.last.IsZero()
 	w.mu.last = now
+	for _, name := range soStreams {
+		if l.read[name] {
+			w.checkRestartLocked(name, l.marks[name], l.created[name], l.lastSeq[name])
+		}
+	}
 	total := 0.0
 	for k, o := range w.mu.objects {
-		stream := cluster.TransientStream
-		if k.persistent {
-			stream = cluster.PersistentStream
-		}
+		stream := soStreamOf(k)
 		subject := k.String()
 		// A subject gone from a stream read was dropped, unless its last
 		// record came after the listing.
@@ -249,7 +378,10 @@ func (w *soWatcher) sample(ctx context.Context, now time.Time) float64 {
 
 // list reads the subjects of both streams and the presence keys.
 func (w *soWatcher) list(ctx context.Context) listing {
-	l := listing{subjects: map[string]bool{}, lastSeq: map[string]uint64{}, read: map[string]bool{}, presence: map[soKey][]string{}}
+	l := listing{
+		subjects: map[string]bool{}, lastSeq: map[string]uint64{}, created: map[string]time.Time{},
+		marks: map[string]soMark{}, read: map[string]bool{}, presence: map[soKey][]string{},
+	}
 	w.mu.Lock()
 	js := w.mu.js
 	w.mu.Unlock()
@@ -259,12 +391,18 @@ func (w *soWatcher) list(ctx context.Context) listing {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	for _, name := range soStreams {
+		w.mu.Lock()
+		p := w.mu.pos[name]
+		mark := soMark{epoch: p.epoch, next: p.next}
+		w.mu.Unlock()
 		info, err := w.streamInfo(ctx, js, name, "so.>")
 		if err != nil {
 			continue
 		}
 		l.read[name] = true
 		l.lastSeq[name] = info.State.LastSeq
+		l.created[name] = info.Created
+		l.marks[name] = mark
 		for subj := range info.State.Subjects {
 			l.subjects[subj] = true
 		}
