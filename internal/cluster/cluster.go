@@ -245,8 +245,12 @@ func (c *Cluster) Run(ctx context.Context) error {
 }
 
 // reensure recreates streams and the bucket after each reconnect (a
-// restarted standalone server forgets memory streams), then has every
-// follow check its log.
+// restarted standalone server forgets memory streams), then has the follows
+// of an object stream that restarted, or whose follow consumers are gone,
+// check their logs at once (see ObjectLog.resyncReason). After an ordinary network blip nothing
+// restarted and the follows keep their consumers: with thousands of
+// objects, recreating them all would be a burst of requests for nothing.
+// The stream infos are those ensure fetched.
 func (c *Cluster) reensure(ctx context.Context) {
 	for {
 		select {
@@ -254,10 +258,21 @@ func (c *Cluster) reensure(ctx context.Context) {
 			return
 		case <-c.reconnected:
 		}
-		if _, err := c.ensure(ctx); err != nil {
+		res, err := c.ensure(ctx)
+		if err != nil {
 			return // ensure retries until ctx is done
 		}
-		c.objects.Resync()
+		var resynced []string
+		for _, name := range []string{PersistentStream, TransientStream} {
+			why := c.objects.resyncReason(ctx, res.streams[name].CachedInfo())
+			if why == "" {
+				continue
+			}
+			c.logger.Info("follows of object stream check their logs after reconnect", "stream", name, "reason", why)
+			c.objects.Resync(name)
+			resynced = append(resynced, name)
+		}
+		c.logger.Debug("object streams checked after reconnect", "resynced", resynced)
 	}
 }
 

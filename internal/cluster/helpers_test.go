@@ -44,7 +44,13 @@ type node struct {
 // startNode starts a Cluster and stops it when the test ends.
 func startNode(t testing.TB, cfg cluster.Config) *node {
 	t.Helper()
-	c, err := cluster.New(cfg, testLogger(t))
+	return startNodeLogging(t, cfg, testLogger(t))
+}
+
+// startNodeLogging is startNode with logger.
+func startNodeLogging(t testing.TB, cfg cluster.Config, logger *slog.Logger) *node {
+	t.Helper()
+	c, err := cluster.New(cfg, logger)
 	if err != nil {
 		t.Fatalf("cluster.New: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -42,8 +43,8 @@ type Record struct {
 	// delivered this one; 0 means the follower had caught up.
 	Pending uint64
 	// Reset means the object's log restarted while this Follow was away
-	// (its stream was recreated, or its records were erased with no
-	// snapshot after them): the records that follow start from an empty
+	// (its stream was recreated or came back empty, or its records were
+	// erased with no snapshot after them): the records that follow start from an empty
 	// object, as for a new follower. A Reset record has Seq 0 and no Data.
 	Reset bool
 }
@@ -70,14 +71,25 @@ type ObjectLog struct {
 	maxMsgSize int
 	logger     *slog.Logger
 	async      *asyncPublisher
+	// lastSeq holds, per stream name (fixed at construction), the highest
+	// stream sequence this process saw: in acknowledgements, deliveries and
+	// stream infos (see resyncReason).
+	lastSeq map[string]*atomic.Uint64
 
 	mu struct {
 		sync.Mutex
 		// snaps holds, per object some Follow of this process follows,
 		// the sequences of the two newest snapshots it delivered.
 		snaps map[ObjectID]snapSeqs
-		// resync is closed (and replaced) by Resync.
-		resync chan struct{}
+		// created holds, per stream name, the stream's creation time as
+		// the cluster last saw it after connecting.
+		created map[string]time.Time
+		// resync holds, per stream name, the channel Resync closes (and
+		// replaces).
+		resync map[string]chan struct{}
+		// consumers holds, per stream name, the follow consumers of this
+		// process by name, with when each was created.
+		consumers map[string]map[string]time.Time
 	}
 }
 
@@ -92,9 +104,20 @@ func newObjectLog(nc *nats.Conn, js jetstream.JetStream, streams map[string]jets
 		maxMsgSize: int(cfg.MaxMsgSize),
 		logger:     logger,
 		async:      async,
+		lastSeq:    make(map[string]*atomic.Uint64, len(streams)),
 	}
 	l.mu.snaps = make(map[ObjectID]snapSeqs)
-	l.mu.resync = make(chan struct{})
+	l.mu.created = make(map[string]time.Time, len(streams))
+	l.mu.resync = make(map[string]chan struct{}, len(streams))
+	l.mu.consumers = make(map[string]map[string]time.Time, len(streams))
+	for name, s := range streams {
+		info := s.CachedInfo()
+		l.lastSeq[name] = new(atomic.Uint64)
+		l.lastSeq[name].Store(info.State.LastSeq)
+		l.mu.created[name] = info.Created
+		l.mu.resync[name] = make(chan struct{})
+		l.mu.consumers[name] = make(map[string]time.Time)
+	}
 	return l, nil
 }
 
@@ -108,6 +131,7 @@ func (l *ObjectLog) Append(ctx context.Context, obj ObjectID, data []byte) (uint
 	if err != nil {
 		return 0, fmt.Errorf("append to %s: %w", obj, err)
 	}
+	l.noteSeq(ack.Stream, ack.Sequence)
 	return ack.Sequence, nil
 }
 
@@ -124,7 +148,14 @@ func (l *ObjectLog) AppendAsync(ctx context.Context, obj ObjectID, data []byte, 
 	if len(data) > l.maxMsgSize {
 		return fmt.Errorf("append to %s: %d bytes: %w", obj, len(data), ErrTooLarge)
 	}
-	if err := l.async.publish(ctx, ObjectSubject(obj), data, done); err != nil {
+	stream := streamName(obj)
+	noted := func(seq uint64, err error) {
+		if err == nil {
+			l.noteSeq(stream, seq)
+		}
+		done(seq, err)
+	}
+	if err := l.async.publish(ctx, ObjectSubject(obj), data, noted); err != nil {
 		return fmt.Errorf("append to %s: %w", obj, err)
 	}
 	return nil
@@ -158,6 +189,7 @@ func (l *ObjectLog) Snapshot(ctx context.Context, obj ObjectID, lastSeq uint64, 
 	if err != nil {
 		return fmt.Errorf("snapshot %s at %d: %w", obj, lastSeq, err)
 	}
+	l.noteSeq(ack.Stream, ack.Sequence)
 	l.mu.Lock()
 	prev := l.mu.snaps[obj].before(ack.Sequence)
 	l.mu.Unlock()
@@ -238,6 +270,7 @@ func (l *ObjectLog) Drop(ctx context.Context, obj ObjectID, lastSeq uint64, tomb
 	if err != nil {
 		return fmt.Errorf("drop %s at %d: %w", obj, lastSeq, err)
 	}
+	l.noteSeq(ack.Stream, ack.Sequence)
 	if err := s.Purge(ctx, jetstream.WithPurgeSubject(ObjectSubject(obj)), jetstream.WithPurgeSequence(ack.Sequence)); err != nil {
 		return fmt.Errorf("drop %s: erase entries before tombstone %d: %w", obj, ack.Sequence, err)
 	}
@@ -295,10 +328,13 @@ func (l *ObjectLog) Head(ctx context.Context, obj ObjectID) (uint64, error) {
 //
 // Before resuming, Follow checks that the log it follows did not restart
 // meanwhile: if the stream was recreated (a memory stream lost with its
-// server), or the last delivered entry was erased and the object's next
-// entry is not a snapshot (or there is none), fn gets a Reset record and
-// then the object's log from its first entry, as a new follower would.
-// A first follow never resets.
+// server), or the last delivered entry is no longer the object's (erased,
+// or the stream came back empty and reused its sequence) and the object's
+// next entry is not a snapshot (or there is none), fn gets a Reset record
+// and then the object's log from its first entry, as a new follower
+// would. The recreation check also runs when nothing was delivered since
+// the last Reset, so a log lost twice gives two. A first follow never
+// resets.
 func (l *ObjectLog) Follow(ctx context.Context, obj ObjectID, fn func(Record)) error {
 	defer l.forgetSnapshots(obj)
 	var pos followPos
@@ -350,7 +386,8 @@ type followPos struct {
 	// entry.
 	next uint64
 	// created is the creation time of the stream the Follow last started
-	// from the first entry in, to tell a recreated stream.
+	// from the first entry in, to tell a recreated stream; zero before the
+	// Follow's first consumer.
 	created time.Time
 }
 
@@ -363,15 +400,18 @@ func (l *ObjectLog) followFrom(ctx context.Context, obj ObjectID, pos *followPos
 	stream := streamName(obj)
 	delivered := false
 	l.mu.Lock()
-	resync := l.mu.resync
+	resync := l.mu.resync[stream]
 	l.mu.Unlock()
 	// A handle of its own, with fresh info: the shared handle's cached
 	// info is read without a lock.
 	ictx, cancel := context.WithTimeout(ctx, followAPITimeout)
 	s, err := l.js.Stream(ictx, stream)
 	var why string
-	if err == nil && pos.next > 0 {
-		why, err = restarted(ictx, s, obj, *pos)
+	if err == nil {
+		l.noteSeq(stream, s.CachedInfo().State.LastSeq)
+		if !pos.created.IsZero() {
+			why, err = restarted(ictx, s, obj, *pos)
+		}
 	}
 	cancel()
 	if err != nil {
@@ -405,7 +445,11 @@ func (l *ObjectLog) followFrom(ctx context.Context, obj ObjectID, pos *followPos
 	if err != nil {
 		return delivered, fmt.Errorf("create consumer: %w", err)
 	}
-	defer l.deleteConsumer(ctx, stream, cons)
+	name := cons.CachedInfo().Name
+	l.mu.Lock()
+	l.mu.consumers[stream][name] = time.Now()
+	l.mu.Unlock()
+	defer l.deleteConsumer(ctx, stream, name)
 	it, err := cons.Messages(jetstream.PullHeartbeat(followHeartbeat), jetstream.WithMessagesErrOnMissingHeartbeat(true))
 	if err != nil {
 		return delivered, fmt.Errorf("consume: %w", err)
@@ -440,6 +484,7 @@ func (l *ObjectLog) followFrom(ctx context.Context, obj ObjectID, pos *followPos
 		if snapshot {
 			l.noteSnapshot(obj, meta.Sequence.Stream)
 		}
+		l.noteSeq(stream, meta.Sequence.Stream)
 		pos.next = meta.Sequence.Stream + 1
 		delivered = true
 		fn(Record{
@@ -451,39 +496,132 @@ func (l *ObjectLog) followFrom(ctx context.Context, obj ObjectID, pos *followPos
 	}
 }
 
-// Resync makes every Follow start a new consumer at once, after the last
-// entry it delivered, checking first whether the object's log restarted.
-// The cluster calls it after a reconnect, once the streams exist again, so
-// that a follow notices a restarted server in milliseconds rather than
-// after missed heartbeats (meanwhile appends are acknowledged by the new
-// log and the follower would not see them).
-func (l *ObjectLog) Resync() {
+// Resync makes every Follow of stream's objects start a new consumer at
+// once, after the last entry it delivered, checking first whether the
+// object's log restarted. After a reconnect the cluster calls it for a
+// stream that restarted (see resyncReason), once the streams exist
+// again, so that a follow notices a restarted server in milliseconds
+// rather than after missed heartbeats (meanwhile appends are acknowledged
+// by the new log and the follower would not see them).
+func (l *ObjectLog) Resync(stream string) {
 	l.mu.Lock()
-	close(l.mu.resync)
-	l.mu.resync = make(chan struct{})
+	defer l.mu.Unlock()
+	if ch, ok := l.mu.resync[stream]; ok {
+		close(ch)
+		l.mu.resync[stream] = make(chan struct{})
+	}
+}
+
+// resyncReason tells why the follows of the object stream info describes
+// must check their logs now, or returns "" if they need not. The cluster
+// calls it with info fetched after a reconnect: the stream was recreated
+// (a memory stream lost with a standalone server, created again by this
+// node or another), its last sequence went below the highest this process
+// saw (a memory stream that came back empty under its old creation time,
+// its server in a NATS cluster having restarted), or the oldest follow
+// consumer of this process on it is gone (a restarted server forgets
+// them; a follow whose consumer is lost otherwise waits for two missed
+// heartbeats). It costs one request, for the consumer, and only when this
+// process has one. It then remembers info's creation time and last
+// sequence for the next reconnect.
+func (l *ObjectLog) resyncReason(ctx context.Context, info *jetstream.StreamInfo) string {
+	stream := info.Config.Name
+	seen, ok := l.lastSeq[stream]
+	if !ok {
+		return ""
+	}
+	l.mu.Lock()
+	created := l.mu.created[stream]
+	l.mu.created[stream] = info.Created
+	var oldest string
+	var since time.Time
+	for name, at := range l.mu.consumers[stream] {
+		if oldest == "" || at.Before(since) {
+			oldest, since = name, at
+		}
+	}
 	l.mu.Unlock()
+	last := seen.Swap(info.State.LastSeq)
+	switch {
+	case !info.Created.Equal(created):
+		return fmt.Sprintf("stream recreated at %v", info.Created)
+	case info.State.LastSeq < last:
+		return fmt.Sprintf("last sequence %d is below %d, seen before", info.State.LastSeq, last)
+	case oldest == "":
+		return ""
+	}
+	cctx, cancel := context.WithTimeout(ctx, followAPITimeout)
+	defer cancel()
+	_, err := l.js.Consumer(cctx, stream, oldest)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		return fmt.Sprintf("follow consumer %s is gone", oldest)
+	case err != nil:
+		// The follows' heartbeats still tell a lost consumer.
+		l.logger.Debug("look up follow consumer after reconnect failed", "stream", stream, "consumer", oldest, "error", err)
+	}
+	return ""
+}
+
+// noteSeq records that stream has reached sequence seq.
+func (l *ObjectLog) noteSeq(stream string, seq uint64) {
+	v, ok := l.lastSeq[stream]
+	if !ok {
+		return
+	}
+	for cur := v.Load(); seq > cur && !v.CompareAndSwap(cur, seq); cur = v.Load() {
+	}
+}
+
+// Has reports whether the entry at stream sequence seq is in obj's log now:
+// it exists and is obj's. It is false if the entry was erased or never
+// written, and returns an error only when it could not ask. The engine
+// uses it to tell a batch folded into a snapshot (erased) from a batch
+// acknowledged by a log that restarted before the follow noticed
+// (present).
+func (l *ObjectLog) Has(ctx context.Context, obj ObjectID, seq uint64) (bool, error) {
+	s, ok := l.streams[streamName(obj)]
+	if !ok {
+		return false, fmt.Errorf("look up entry %d of %s: stream %s unknown", seq, obj, streamName(obj))
+	}
+	if seq == 0 {
+		return false, nil
+	}
+	m, err := s.GetMsg(ctx, seq)
+	switch {
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("look up entry %d of %s: %w", seq, obj, err)
+	}
+	return m.Subject == ObjectSubject(obj), nil
 }
 
 // restarted tells why obj's log, in stream s (with fresh info), restarted
-// since a Follow at pos delivered the entry before pos.next, or returns ""
-// if it did not: the stream is the one the Follow started in and still
-// holds that entry, or the entry was erased by a snapshot, which is then
-// the object's next entry.
+// since a Follow at pos last started a consumer, or returns "" if it did
+// not: the stream is the one the Follow started in and (if the Follow
+// delivered an entry, pos.next > 0) still holds the entry before pos.next
+// as obj's, or that entry was erased by a snapshot, which is then the
+// object's next entry.
 func restarted(ctx context.Context, s jetstream.Stream, obj ObjectID, pos followPos) (string, error) {
 	info := s.CachedInfo()
 	switch {
 	case !info.Created.Equal(pos.created):
 		return fmt.Sprintf("stream recreated at %v", info.Created), nil
+	case pos.next == 0:
+		return "", nil
 	case info.State.LastSeq < pos.next-1:
 		return fmt.Sprintf("stream's last sequence %d is below the last delivered", info.State.LastSeq), nil
 	}
-	_, err := s.GetMsg(ctx, pos.next-1)
+	last, err := s.GetMsg(ctx, pos.next-1)
 	switch {
-	case err == nil:
+	case err == nil && last.Subject == ObjectSubject(obj):
 		return "", nil
-	case !errors.Is(err, jetstream.ErrMsgNotFound):
+	case err != nil && !errors.Is(err, jetstream.ErrMsgNotFound):
 		return "", fmt.Errorf("get last delivered entry %d: %w", pos.next-1, err)
 	}
+	// Erased, or another object's: the stream came back empty under its
+	// old creation time and has passed the sequence since.
 	m, err := s.GetMsg(ctx, pos.next, jetstream.WithGetMsgSubject(ObjectSubject(obj)))
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
@@ -496,21 +634,21 @@ func restarted(ctx context.Context, s jetstream.Stream, obj ObjectID, pos follow
 	return fmt.Sprintf("entries erased, next entry %d is a batch", m.Sequence), nil
 }
 
-// deleteConsumer removes the server side of a finished follow consumer at
-// once instead of leaving it to the inactivity threshold. After a failure
-// (ctx not done) the consumer's server may be gone, so it waits less.
-func (l *ObjectLog) deleteConsumer(ctx context.Context, stream string, cons jetstream.Consumer) {
-	info := cons.CachedInfo()
-	if info == nil {
-		return
-	}
+// deleteConsumer forgets a finished follow consumer and removes its server
+// side at once instead of leaving it to the inactivity threshold. After a
+// failure (ctx not done) the consumer's server may be gone, so it waits
+// less.
+func (l *ObjectLog) deleteConsumer(ctx context.Context, stream, name string) {
+	l.mu.Lock()
+	delete(l.mu.consumers[stream], name)
+	l.mu.Unlock()
 	wait := 2 * time.Second
 	if ctx.Err() == nil {
 		wait = 500 * time.Millisecond
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wait)
 	defer cancel()
-	if err := l.js.DeleteConsumer(ctx, stream, info.Name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
-		l.logger.Debug("delete follow consumer failed", "stream", stream, "consumer", info.Name, "error", err)
+	if err := l.js.DeleteConsumer(ctx, stream, name); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		l.logger.Debug("delete follow consumer failed", "stream", stream, "consumer", name, "error", err)
 	}
 }
