@@ -15,7 +15,7 @@ import (
 //	         | opRemove key:str
 //	         | opSend  handler:str nilArgs:u8 args:bytes
 //	         | opClear
-//	         | opRestore base:uvarint
+//	         | opRestore base:uvarint flags:u8 (bit 0: the copy was created)
 //	snapshot = version:uvarint flags:u8 [restored:uvarint] nattrs:uvarint (key:str value:bytes)*
 //	           flags: bit 0 created, bit 1 dropped (a tombstone written by
 //	           Drop), bit 2 restored present (the highest restore base applied)
@@ -71,7 +71,7 @@ type op struct {
 	key     string // set, remove; the handler of a send
 	value   []byte // set: AMF3 value, nil for null (which removes the key); send: AMF3 arguments
 	nilArgs bool   // send: the client sent no argument list
-	create  bool   // use: the requester may create the object
+	create  bool   // use: the requester may create the object; restore: the copy was created
 	base    uint64 // restore: the version the restoring node had reached
 }
 
@@ -151,6 +151,7 @@ func (bt *batch) appendTo(b []byte) []byte {
 		case opClear:
 		case opRestore:
 			b = binary.AppendUvarint(b, o.base)
+			b = appendBool(b, o.create)
 		}
 	}
 	return b
@@ -301,6 +302,7 @@ func decodeBatch(data []byte) (batch, error) {
 		case opClear:
 		case opRestore:
 			o.base = r.uvarint("restore base")
+			o.create = r.bool("restore flags")
 		default:
 			r.fail(fmt.Sprintf("op %d kind %d", i, o.kind), errRecord)
 		}

@@ -53,10 +53,10 @@ var recordCases = []struct {
 	{
 		name: "restore",
 		bt: &batch{node: "c", session: 1, req: 3, ops: []op{
-			{kind: opRestore, base: 300},
+			{kind: opRestore, base: 300, create: true},
 			{kind: opSet, key: "k", value: []byte{0x04, 0x05}},
 		}},
-		raw: []byte{1, 1, 1, 'c', 1, 3, 2, byte(opRestore), 0xac, 0x02, byte(opSet), 1, 'k', 0, 2, 0x04, 0x05},
+		raw: []byte{1, 1, 1, 'c', 1, 3, 2, byte(opRestore), 0xac, 0x02, 1, byte(opSet), 1, 'k', 0, 2, 0x04, 0x05},
 	},
 	{
 		name: "tombstone",

@@ -134,7 +134,7 @@ func (h *Handle) Hold(ctx context.Context) error {
 	m.mu.Lock()
 	o.holds++
 	m.mu.Unlock()
-	p := &pending{kind: pendingHold, done: make(chan struct{})}
+	p := &pending{kind: pendingHold, done: make(chan struct{}), create: true}
 	if err := m.appendPending(ctx, o, p, []op{{kind: opUse, create: true}}); err != nil {
 		h.Release()
 		return fmt.Errorf("hold %s: %w", h.id, err)

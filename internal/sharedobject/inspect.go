@@ -61,7 +61,7 @@ func (in *Inspector) Apply(seq uint64, data []byte) error {
 	skipSets := false
 	for i := range bt.ops {
 		o := &bt.ops[i]
-		if o.kind != opUse {
+		if o.kind != opUse && o.kind != opRestore && !skipSets {
 			in.created = true
 		}
 		switch o.kind {
@@ -71,6 +71,7 @@ func (in *Inspector) Apply(seq uint64, data []byte) error {
 			in.version = max(in.version, o.base+1)
 			skipSets = o.base < in.restored
 			in.restored = max(in.restored, o.base)
+			in.created = in.created || (o.create && !skipSets)
 		case opSet:
 			if skipSets {
 				continue

@@ -65,6 +65,12 @@ type Log interface {
 	// nothing changes); records before the previous snapshot may then be
 	// erased.
 	Snapshot(ctx context.Context, obj ObjectID, lastSeq uint64, state []byte) error
+	// Has reports whether the record at seq is in the object's log now:
+	// false if a snapshot (or a drop) erased it, or it was never written.
+	// The engine asks it before answering a request as folded into a
+	// snapshot, to tell that from a log that restarted (whose sequence
+	// numbers start again) before the follow noticed.
+	Has(ctx context.Context, obj ObjectID, seq uint64) (bool, error)
 	// Drop ends an object's life: it appends tombstone, a snapshot of the
 	// empty object, only if lastSeq is still the object's last record
 	// (otherwise it returns ErrSnapshotStale and nothing changes), then
@@ -88,6 +94,10 @@ type Record struct {
 // ErrSnapshotStale is returned by Log.Snapshot when records were appended
 // after the one the snapshot was taken at.
 var ErrSnapshotStale = errors.New("snapshot is stale")
+
+// ErrTooLarge is wrapped by the errors of a Log's Append and Snapshot for a
+// record over the log's size limit.
+var ErrTooLarge = errors.New("record too large for the log")
 
 // Presence tells which nodes have clients of (or hold) an object, so that a
 // transient object is dropped only when nobody anywhere uses it, and so that

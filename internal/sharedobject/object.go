@@ -60,6 +60,11 @@ type object struct {
 	restoring bool
 	stale     map[Listener]struct{}
 	staleView map[string]*attr
+	staleBase uint64 // the version staleView was at
+	created0  bool   // whether the object was created in staleView
+	// deferred are Uses that got their place while restoring: answered
+	// with the restore, so their version is not below the old one.
+	deferred []*pending
 	// staleReplies are the replies to stale listeners' own requests,
 	// delivered with the restore.
 	staleReplies map[Listener][]Event
@@ -92,6 +97,7 @@ type pending struct {
 	seq       uint64   // log position, once Append returned
 	cancelled bool     // use: the listener released before the Use applied
 	orphan    bool     // stored before the log restarted: applied if it is in the new log, else answered by the restore
+	create    bool     // use, hold: creation allowed (to append it again)
 	done      chan struct{}
 }
 
@@ -162,8 +168,20 @@ type effects struct {
 	unrefs   int
 	snapshot bool // start writing a snapshot
 	changes  []ChangeEvent
-	observed bool // collect changes
-	restore  []op // append a restore batch of these ops
+	observed bool         // collect changes
+	restore  []op         // append a restore batch of these ops
+	reuse    []*pending   // Uses and Holds to append again
+	verify   []coverCheck // acknowledged batches that a snapshot may have covered
+}
+
+// coverCheck is a pending request whose acknowledged seq is at or below the
+// newest snapshot applied: folded into it if the log no longer has the
+// batch, else still to come (the log restarted and the follow has not
+// noticed yet).
+type coverCheck struct {
+	req uint64
+	p   *pending
+	seq uint64
 }
 
 // onRecord applies one record from the log.
@@ -206,6 +224,57 @@ func (o *object) finish(fx *effects, obs []*observer) {
 			o.logger.Warn("restore shared object", "err", err)
 		}
 	}
+	for _, p := range fx.reuse {
+		err := o.m.spawn(func(ctx context.Context) {
+			if err := o.m.appendPending(ctx, o, p, []op{{kind: opUse, create: p.create}}); err != nil {
+				o.logger.Warn("use shared object again after its drop", "err", err)
+			}
+		})
+		if err != nil {
+			o.logger.Warn("use shared object again after its drop", "err", err)
+		}
+	}
+	for _, c := range fx.verify {
+		if err := o.m.spawn(func(ctx context.Context) { o.verifyCovered(ctx, c) }); err != nil {
+			o.logger.Debug("check covered shared object batch", "err", err)
+		}
+	}
+}
+
+// verifyCovered answers c's request as folded into a snapshot if the log
+// no longer has its batch. If it has, the follow delivers it (after a
+// Reset, if the log restarted).
+func (o *object) verifyCovered(ctx context.Context, c coverCheck) {
+	var has bool
+	var err error
+	for attempt := range 5 {
+		if has, err = o.m.log.Has(ctx, o.id, c.seq); err == nil {
+			break
+		}
+		o.logger.Debug("check covered shared object batch", "seq", c.seq, "err", err, "attempt", attempt)
+		select {
+		case <-ctx.Done():
+			return
+		case <-o.followCtx.Done():
+			return
+		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		o.logger.Warn("check covered shared object batch; the next snapshot checks again", "seq", c.seq, "err", err)
+		return
+	}
+	if has {
+		return
+	}
+	var fx effects
+	o.mu.Lock()
+	if o.pending[c.req] == c.p && c.p.seq == c.seq && o.coverSeq >= c.seq {
+		delete(o.pending, c.req)
+		o.answerCovered(c.p, &fx)
+	}
+	o.mu.Unlock()
+	o.finish(&fx, nil)
 }
 
 // writeSnapshot stores the replica's state as of its last record. If
@@ -279,7 +348,7 @@ func (o *object) applyBatch(r Record, fx *effects) {
 			mine, next = p.flushDenials(mine, i, next)
 		}
 		op := &bt.ops[i]
-		if op.kind != opUse {
+		if op.kind != opUse && op.kind != opRestore && !skipSets {
 			o.created = true
 		}
 		switch op.kind {
@@ -289,6 +358,7 @@ func (o *object) applyBatch(r Record, fx *effects) {
 			o.version = max(o.version, op.base+1)
 			skipSets = op.base < o.restoredBase
 			o.restoredBase = max(o.restoredBase, op.base)
+			o.created = o.created || (op.create && !skipSets)
 		case opSet:
 			if skipSets {
 				continue
@@ -358,7 +428,6 @@ func (o *object) applyBatch(r Record, fx *effects) {
 	if p != nil && p.kind == pendingRestore {
 		o.finishRestore(fx)
 	}
-	o.completeCovered(o.coverSeq, fx)
 
 	if every := uint64(o.m.cfg.SnapshotEvery); o.m.cfg.SnapshotEvery > 0 && !o.snapshotting && o.version >= o.snapRetry {
 		since := o.version - o.snapVersion
@@ -391,6 +460,10 @@ func (o *object) completeUse(p *pending, fx *effects) {
 		if p.cancelled {
 			return // Release already dropped its reference
 		}
+		if o.restoring {
+			o.deferred = append(o.deferred, p)
+			return
+		}
 		if !o.created {
 			p.l.Deliver(o.id, 0, []Event{statusEvent(somsg.CodeObjectCreationFailed,
 				"creation of "+o.id.String()+" denied")})
@@ -421,28 +494,67 @@ func (o *object) initialEvents() []Event {
 // completeCovered answers this node's pending requests at or before seq
 // whose batches this node never applied: they were folded into a snapshot
 // before it followed them. Their effects are in the state; the requesters
-// get the replies they would have had.
+// get the replies they would have had. A Use is answered at once; a write
+// once the log confirms it no longer has the batch (its seq may instead
+// come from a log that restarted, whose batches are still to come).
 func (o *object) completeCovered(seq uint64, fx *effects) {
 	var covered []*pending
 	for id, p := range o.pending {
-		if p.seq != 0 && p.seq <= seq {
+		switch {
+		case p.seq == 0 || p.seq > seq:
+		case p.kind == pendingSubmit:
+			fx.verify = append(fx.verify, coverCheck{req: id, p: p, seq: p.seq})
+		default:
 			delete(o.pending, id)
 			covered = append(covered, p)
 		}
 	}
 	slices.SortFunc(covered, func(a, b *pending) int { return cmp.Compare(a.seq, b.seq) })
 	for _, p := range covered {
-		if p.kind != pendingSubmit {
-			o.completeUse(p, fx)
-			continue
-		}
-		if !o.listeners.has(p.l) || o.isStale(p.l) {
-			continue
-		}
-		if evs := o.coveredReplies(p); len(evs) > 0 {
-			p.l.Deliver(o.id, o.version, evs)
+		o.completeUse(p, fx)
+	}
+}
+
+// answerCovered answers p, whose batch was folded into a snapshot. A stale
+// requester gets its replies with the restore, which brings the values.
+// object.mu is held.
+func (o *object) answerCovered(p *pending, fx *effects) {
+	if p.kind != pendingSubmit {
+		o.completeUse(p, fx)
+		return
+	}
+	if !o.listeners.has(p.l) {
+		return
+	}
+	if o.isStale(p.l) {
+		o.staleReplies[p.l] = append(o.staleReplies[p.l], o.plainReplies(p)...)
+		return
+	}
+	if evs := o.coveredReplies(p); len(evs) > 0 {
+		p.l.Deliver(o.id, o.version, evs)
+	}
+}
+
+// plainReplies are the replies p's requester would have had for its batch,
+// without values.
+func (o *object) plainReplies(p *pending) []Event {
+	var evs []Event
+	next := 0
+	for i, op := range p.ops {
+		evs, next = p.flushDenials(evs, i, next)
+		switch op.kind {
+		case opSet:
+			evs = append(evs, Event{Type: somsg.Success, Key: op.key})
+		case opRemove:
+			evs = append(evs, Event{Type: somsg.Remove, Key: op.key})
+		case opSend:
+			evs = append(evs, Event{Type: somsg.SendMessage, Handler: op.key, Args: o.args(&op)})
+		case opClear:
+			evs = append(evs, Event{Type: somsg.Clear})
 		}
 	}
+	evs, _ = p.flushDenials(evs, len(p.ops), next)
+	return evs
 }
 
 // coveredReplies are the events a requester gets for a batch folded into a
@@ -511,13 +623,8 @@ func (o *object) applySnapshot(r Record, fx *effects) {
 		return // already applied what it holds
 	}
 	old := o.attrs
-	if s.dropped && len(old) > 0 && len(o.listeners.list) > 0 {
-		// Another node dropped the object while this one still had
-		// clients (it was cut off from the cluster for longer than the
-		// presence TTL): write their state back.
-		o.logger.Info("shared object dropped elsewhere while in use here; restoring this node's copy",
-			"version", o.version, "attributes", len(old))
-		o.beginRestore(old, o.version, fx)
+	if s.dropped {
+		o.applyTombstone(r.Seq, fx)
 	}
 	o.attrs = make(map[string]*attr, len(s.attrs))
 	o.size = 0
@@ -550,6 +657,52 @@ func (o *object) applySnapshot(r Record, fx *effects) {
 	o.completeCovered(r.Seq, fx)
 }
 
+// applyTombstone prepares for a tombstone at seq, before it replaces the
+// state. Uses and Holds of this node that it covers are appended again:
+// the object they used is gone. If this node still has clients (another
+// node dropped the object because it did not see this one: a partition
+// longer than the presence TTL), it writes their copy back, with the
+// covered writes of this node, which the drop erased before this node
+// applied them. object.mu is held.
+func (o *object) applyTombstone(seq uint64, fx *effects) {
+	var covered []*pending
+	for id, p := range o.pending {
+		if p.seq == 0 || p.seq > seq {
+			continue
+		}
+		switch p.kind {
+		case pendingUse, pendingHold:
+			delete(o.pending, id)
+			if !p.cancelled {
+				p.seq = 0
+				fx.reuse = append(fx.reuse, p)
+			}
+		case pendingSubmit:
+			covered = append(covered, p)
+		}
+	}
+	if len(o.listeners.list) == 0 || (len(o.attrs) == 0 && len(covered) == 0) {
+		return
+	}
+	lost := maps.Clone(o.attrs)
+	slices.SortFunc(covered, func(a, b *pending) int { return cmp.Compare(a.seq, b.seq) })
+	for _, p := range covered {
+		for _, op := range p.ops {
+			switch {
+			case op.kind == opSet && op.value != nil:
+				lost[op.key] = &attr{enc: op.value}
+			case op.kind == opSet || op.kind == opRemove:
+				delete(lost, op.key)
+			case op.kind == opClear:
+				clear(lost)
+			}
+		}
+	}
+	o.logger.Info("shared object dropped elsewhere while in use here; restoring this node's copy",
+		"version", o.version, "attributes", len(lost))
+	o.beginRestore(lost, o.version, o.created || len(lost) > 0, fx)
+}
+
 // applyReset starts the replica again from an empty object because the
 // log restarted (its storage was lost, or it was erased with no snapshot
 // after it) and the records that follow build the object from nothing.
@@ -558,7 +711,7 @@ func (o *object) applySnapshot(r Record, fx *effects) {
 func (o *object) applyReset(fx *effects) {
 	o.logger.Info("shared object log restarted; restoring this node's copy",
 		"version", o.version, "attributes", len(o.attrs))
-	lost, base := o.attrs, o.version
+	lost, base, created := o.attrs, o.version, o.created
 	o.attrs = make(map[string]*attr)
 	o.size = 0
 	o.version, o.lastSeq, o.coverSeq, o.snapVersion, o.snapRetry, o.restoredBase = 0, 0, 0, 0, 0, 0
@@ -579,28 +732,34 @@ func (o *object) applyReset(fx *effects) {
 			delete(o.pending, id) // a new restore replaces it
 		}
 	}
-	if base > 0 || orphans {
-		o.beginRestore(lost, base, fx)
+	o.deferred = nil // their Uses are orphans now, answered by the restore
+	if base > 0 || orphans || o.restoring {
+		o.beginRestore(lost, base, created, fx)
 	}
 }
 
 // beginRestore asks for a restore batch writing back lost, the state this
-// replica had at version base, and keeps the current listeners on their
-// view until this node applies it. object.mu is held.
-func (o *object) beginRestore(lost map[string]*attr, base uint64, fx *effects) {
-	if !o.restoring {
+// replica had at version base (created or not), and keeps the current
+// listeners on their view until this node applies it. A restart before
+// that restore was applied writes back the first copy again, at the
+// higher base. object.mu is held.
+func (o *object) beginRestore(lost map[string]*attr, base uint64, created bool, fx *effects) {
+	if o.restoring {
+		lost, created = o.staleView, o.created0
+		base = max(base, o.staleBase)
+	} else {
 		o.restoring = true
-		o.staleView = lost
 		o.stale = make(map[Listener]struct{}, len(o.listeners.list))
 		o.staleReplies = make(map[Listener][]Event)
 	}
-	// A second restart before the first restore applied keeps the first
-	// view: the listeners that joined since see a diff against it.
+	o.staleView, o.staleBase, o.created0 = lost, base, created
+	// The listeners that joined since an earlier restart see a diff
+	// against the first view.
 	for _, mb := range o.listeners.list {
 		o.stale[mb.l] = struct{}{}
 	}
 	ops := make([]op, 0, 1+len(lost))
-	ops = append(ops, op{kind: opRestore, base: base})
+	ops = append(ops, op{kind: opRestore, base: base, create: created})
 	for _, k := range slices.Sorted(maps.Keys(lost)) {
 		ops = append(ops, op{kind: opSet, key: k, value: lost[k].enc})
 	}
@@ -633,6 +792,11 @@ func (o *object) finishRestore(fx *effects) {
 			}
 		}
 		o.restoring, o.stale, o.staleView, o.staleReplies = false, nil, nil, nil
+		deferred := o.deferred
+		o.deferred = nil
+		for _, p := range deferred {
+			o.completeUse(p, fx)
+		}
 	}
 	// Requests stored before the restart and not in the new log were lost
 	// with the old one: its restore comes after them in the new log.
@@ -682,6 +846,12 @@ func (o *object) writeRestore(ctx context.Context, ops []op) {
 		}
 		if ctx.Err() != nil {
 			return
+		}
+		if errors.Is(err, ErrTooLarge) && len(ops) > 1 {
+			o.logger.Error("shared object copy too large to write back; restoring its version only",
+				"attributes", len(ops)-1, "err", err)
+			ops = ops[:1]
+			continue
 		}
 		o.logger.Warn("store shared object restore", "err", err, "retry_in", backoff)
 		t := time.NewTimer(backoff)

@@ -72,7 +72,7 @@ func (m *Manager) Use(ctx context.Context, id ObjectID, l Listener, conn ConnInf
 	create := m.allowed(id.Scope, func(s Security) bool {
 		return s.CreationAllowed(id.Scope, id.Name, id.Persistent, conn)
 	})
-	p := &pending{kind: pendingUse, l: l, conn: conn}
+	p := &pending{kind: pendingUse, l: l, conn: conn, create: create}
 	if err := m.appendPending(ctx, o, p, []op{{kind: opUse, create: create}}); err != nil {
 		return fmt.Errorf("use %s: %w", id, err)
 	}
@@ -139,11 +139,12 @@ func (o *object) settle(req uint64, p *pending, seq uint64, err error) {
 		}
 	case waiting:
 		p.seq = seq
-		// Only a snapshot erases batches: one at or after seq covers it.
-		// (Comparing with lastSeq would take a batch acknowledged by a
-		// log that restarted, before the follow noticed, as covered.)
+		// Only a snapshot erases batches: one at or after seq may have
+		// covered it, if the log no longer has it. (The log may instead
+		// have restarted, its sequence numbers with it, before the follow
+		// noticed: then the batch is still to come.)
 		if o.coverSeq >= seq {
-			o.completeCovered(o.coverSeq, &fx)
+			fx.verify = append(fx.verify, coverCheck{req: req, p: p, seq: seq})
 		}
 	}
 	o.mu.Unlock()
@@ -161,7 +162,11 @@ func (o *object) appendFailed(p *pending, err error) {
 	evs = append(evs, statusEvent(CodeWriteFailed, "the change was not stored: "+err.Error()))
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if o.listeners.has(p.l) && !o.isStale(p.l) {
+	switch {
+	case !o.listeners.has(p.l):
+	case o.isStale(p.l):
+		o.staleReplies[p.l] = append(o.staleReplies[p.l], evs...)
+	default:
 		p.l.Deliver(o.id, o.version, evs)
 	}
 }
@@ -292,12 +297,16 @@ func (m *Manager) Submit(ctx context.Context, id ObjectID, l Listener, conn Conn
 		}
 	}
 	if len(ops) == 0 {
-		if len(denials) > 0 && o.member(l) && !o.isStale(l) {
+		if len(denials) > 0 && o.member(l) {
 			evs := make([]Event, len(denials))
 			for i, d := range denials {
 				evs[i] = d.ev
 			}
-			l.Deliver(id, o.version, evs)
+			if o.isStale(l) {
+				o.staleReplies[l] = append(o.staleReplies[l], evs...)
+			} else {
+				l.Deliver(id, o.version, evs)
+			}
 		}
 		o.mu.Unlock()
 		return nil

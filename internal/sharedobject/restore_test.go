@@ -2,8 +2,10 @@ package sharedobject_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -188,4 +190,192 @@ func startWith(t *testing.T, m *so.Manager) *so.Manager {
 		}
 	})
 	return m
+}
+
+// holdLog wraps the in-memory log's Follow: it can hold the next record
+// back (a follow that is away) and swallow the records after the next
+// Reset (a follow that never got to deliver them before the log was lost
+// again).
+type holdLog struct {
+	*sharedobjecttest.Log
+	mu        sync.Mutex
+	swallow   bool
+	armSwall  bool
+	blockNext bool
+	block     chan struct{}
+	blocked   chan struct{}
+}
+
+func newHoldLog(l *sharedobjecttest.Log) *holdLog {
+	return &holdLog{Log: l, block: make(chan struct{}), blocked: make(chan struct{})}
+}
+
+func (g *holdLog) Follow(ctx context.Context, obj so.ObjectID, fn func(so.Record)) error {
+	return g.Log.Follow(ctx, obj, func(r so.Record) {
+		g.mu.Lock()
+		if r.Reset {
+			g.swallow, g.armSwall = g.armSwall, false
+		}
+		swallow := g.swallow && !r.Reset
+		var wait chan struct{}
+		if g.blockNext && !r.Reset {
+			g.blockNext = false
+			wait = g.block
+			close(g.blocked)
+		}
+		g.mu.Unlock()
+		if wait != nil {
+			select {
+			case <-wait:
+			case <-ctx.Done():
+			}
+		}
+		if !swallow {
+			fn(r)
+		}
+	})
+}
+
+// eventsFor returns the events of deliveries about key.
+func eventsFor(ds []delivery, key string) []so.Event {
+	var out []so.Event
+	for _, d := range ds {
+		for _, e := range d.Events {
+			if e.Key == key {
+				out = append(out, e)
+			}
+		}
+	}
+	return out
+}
+
+// TestLogLostTwiceBeforeRestore loses the log again after this node stored
+// its restore in the new log but before it applied it: the node writes its
+// first copy back again, its client keeps its data, hears back about its
+// writes and never sees its version go back.
+func TestLogLostTwiceBeforeRestore(t *testing.T) {
+	checkNoLeaks(t)
+	g := newHoldLog(sharedobjecttest.NewLog())
+	a := startWith(t, so.New(so.Config{NodeID: "a"}, g, so.NewLocalPresence(), discardLogger()))
+	ca := newClient("ca")
+	ca.use(t, a, ball)
+	ca.submit(t, a, ball, set("x", 1.0), set("y", "two"))
+	want := map[string]any{"x": 1.0, "y": "two"}
+	waitState(t, want, ca)
+	before := maxVersion(ca)
+	ca.take()
+
+	g.mu.Lock()
+	g.armSwall = true
+	g.mu.Unlock()
+	g.Lose()
+	checkFor(t, 5*time.Second, time.Millisecond, func() error {
+		if g.Last(ball) == 0 {
+			return errors.New("no restore stored in the second log yet")
+		}
+		return nil
+	})
+	g.Lose()
+
+	ca.submit(t, a, ball, set("z", 3.0))
+	want["z"] = 3.0
+	waitState(t, want, ca)
+	if evs := eventsFor(ca.take(), "z"); !slices.ContainsFunc(evs, func(e so.Event) bool { return e.Type == somsg.Success }) {
+		t.Errorf("ca's events for z = %+v, want a Success", evs)
+	}
+	d := startWith(t, so.New(so.Config{NodeID: "d"}, g, so.NewLocalPresence(), discardLogger()))
+	probe(t, d, want, before)
+}
+
+// TestDropCoversPendingWrites drops the object from another node while
+// this node's follow is behind its own acknowledged writes: the drop
+// erases them before this node applies them, and this node, which still
+// has a client, writes them back with its copy and answers them.
+func TestDropCoversPendingWrites(t *testing.T) {
+	checkNoLeaks(t)
+	g := newHoldLog(sharedobjecttest.NewLog())
+	a := startWith(t, so.New(so.Config{NodeID: "a"}, g, so.NewLocalPresence(), discardLogger()))
+	b := startWith(t, so.New(so.Config{NodeID: "b", Linger: -1}, g, so.NewLocalPresence(), discardLogger()))
+	ca := newClient("ca")
+	ca.use(t, a, ball)
+	ca.submit(t, a, ball, set("k", 1.0))
+	waitState(t, map[string]any{"k": 1.0}, ca)
+	ca.take()
+
+	g.mu.Lock()
+	g.blockNext = true
+	g.mu.Unlock()
+	ca.submit(t, a, ball, set("j", 2.0)) // a's follow holds this one back
+	<-g.blocked
+	ca.submit(t, a, ball, set("m", 3.0))
+	cb := newClient("cb")
+	cb.use(t, b, ball)
+	b.Release(ball, cb) // b drops the object: a tombstone after both writes
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if g.Exists(ball) {
+			return errors.New("not dropped yet")
+		}
+		return nil
+	})
+	close(g.block)
+
+	want := map[string]any{"k": 1.0, "j": 2.0, "m": 3.0}
+	waitState(t, want, ca)
+	ds := ca.take()
+	for _, key := range []string{"j", "m"} {
+		if evs := eventsFor(ds, key); !slices.ContainsFunc(evs, func(e so.Event) bool { return e.Type == somsg.Success }) {
+			t.Errorf("ca's events for %s = %+v, want a Success", key, evs)
+		}
+	}
+	noRemovesIn(t, "ca", ds)
+	probe(t, b, want, 4)
+}
+
+// TestAckFromRestartedLogIsNotCovered acknowledges a write in a log that
+// restarted before the follow noticed, at a sequence number the old log's
+// snapshots had passed: the write is not taken as folded into a snapshot
+// (no Success followed by its old value); it is applied from the new log.
+func TestAckFromRestartedLogIsNotCovered(t *testing.T) {
+	checkNoLeaks(t)
+	g := newHoldLog(sharedobjecttest.NewRollupLog())
+	a := startWith(t, so.New(so.Config{NodeID: "a", SnapshotEvery: 3}, g, so.NewLocalPresence(), discardLogger()))
+	ca := newClient("ca")
+	ca.use(t, a, ball)
+	for i := range 6 {
+		ca.submit(t, a, ball, set("k", float64(i)))
+	}
+	waitState(t, map[string]any{"k": 5.0}, ca)
+	if _, snap := g.Records(ball); !snap {
+		t.Fatal("no snapshot written; the test needs one")
+	}
+	ca.take()
+
+	g.mu.Lock()
+	g.blockNext = true
+	g.mu.Unlock()
+	ca.submit(t, a, ball, set("k", 6.0))
+	<-g.blocked
+	g.Lose()
+	ca.submit(t, a, ball, set("n", 9.0)) // acknowledged by the new log at seq 1
+	close(g.block)
+
+	want := map[string]any{"k": 6.0, "n": 9.0}
+	waitState(t, want, ca)
+	ds := ca.take()
+	// Its Success, and perhaps the value again with the restore's changes.
+	if evs := eventsFor(ds, "n"); len(evs) == 0 || evs[0].Type != somsg.Success {
+		t.Errorf("ca's events for n = %+v, want a Success first", evs)
+	}
+	noRemovesIn(t, "ca", ds)
+}
+
+func noRemovesIn(t *testing.T, who string, ds []delivery) {
+	t.Helper()
+	for _, d := range ds {
+		for _, e := range d.Events {
+			if e.Type == somsg.Remove || e.Type == somsg.Clear {
+				t.Errorf("%s got %v of %q at version %d", who, e.Type, e.Key, d.Version)
+			}
+		}
+	}
 }

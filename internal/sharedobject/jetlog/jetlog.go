@@ -6,6 +6,7 @@ package jetlog
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/shoal-live/shoal/internal/cluster"
 	"github.com/shoal-live/shoal/internal/sharedobject"
@@ -28,12 +29,26 @@ func clusterID(id sharedobject.ObjectID) cluster.ObjectID {
 
 // Append implements sharedobject.Log.
 func (s Log) Append(ctx context.Context, obj sharedobject.ObjectID, data []byte) (uint64, error) {
-	return s.l.Append(ctx, clusterID(obj), data)
+	seq, err := s.l.Append(ctx, clusterID(obj), data)
+	return seq, mapErr(err)
+}
+
+// mapErr marks the cluster's errors that the engine acts on.
+func mapErr(err error) error {
+	if errors.Is(err, cluster.ErrTooLarge) {
+		return fmt.Errorf("%w: %w", sharedobject.ErrTooLarge, err)
+	}
+	return err
+}
+
+// Has implements sharedobject.Log.
+func (s Log) Has(ctx context.Context, obj sharedobject.ObjectID, seq uint64) (bool, error) {
+	return s.l.Has(ctx, clusterID(obj), seq)
 }
 
 // AppendAsync implements sharedobject.Log.
 func (s Log) AppendAsync(ctx context.Context, obj sharedobject.ObjectID, data []byte, done func(uint64, error)) error {
-	return s.l.AppendAsync(ctx, clusterID(obj), data, done)
+	return mapErr(s.l.AppendAsync(ctx, clusterID(obj), data, done))
 }
 
 // Follow implements sharedobject.Log.

@@ -221,6 +221,23 @@ func (l *Log) Lose() {
 	}
 }
 
+// Has implements sharedobject.Log.
+func (l *Log) Has(ctx context.Context, obj sharedobject.ObjectID, seq uint64) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	s := l.streams[obj]
+	if s == nil {
+		return false, nil
+	}
+	_, found := slices.BinarySearchFunc(s.recs, seq, func(r sharedobject.Record, seq uint64) int {
+		return compare(r.Seq, seq)
+	})
+	return found, nil
+}
+
 // Last returns the Seq of obj's last record, 0 if it has none.
 func (l *Log) Last(obj sharedobject.ObjectID) uint64 {
 	l.mu.Lock()
