@@ -389,6 +389,10 @@ type followPos struct {
 	// from the first entry in, to tell a recreated stream; zero before the
 	// Follow's first consumer.
 	created time.Time
+	// stored is when the entry at next-1 was stored, to tell it from
+	// another entry at the same sequence in a stream that came back empty
+	// and grew past it.
+	stored time.Time
 }
 
 // followFrom delivers obj's entries from pos.next (0: from the first) with
@@ -486,6 +490,7 @@ func (l *ObjectLog) followFrom(ctx context.Context, obj ObjectID, pos *followPos
 		}
 		l.noteSeq(stream, meta.Sequence.Stream)
 		pos.next = meta.Sequence.Stream + 1
+		pos.stored = meta.Timestamp
 		delivered = true
 		fn(Record{
 			Seq:      meta.Sequence.Stream,
@@ -615,6 +620,8 @@ func restarted(ctx context.Context, s jetstream.Stream, obj ObjectID, pos follow
 	}
 	last, err := s.GetMsg(ctx, pos.next-1)
 	switch {
+	case err == nil && last.Subject == ObjectSubject(obj) && !sameTime(last.Time, pos.stored):
+		return fmt.Sprintf("entry %d is not the one delivered (stored %v, not %v)", pos.next-1, last.Time, pos.stored), nil
 	case err == nil && last.Subject == ObjectSubject(obj):
 		return "", nil
 	case err != nil && !errors.Is(err, jetstream.ErrMsgNotFound):
@@ -632,6 +639,16 @@ func restarted(ctx context.Context, s jetstream.Stream, obj ObjectID, pos follow
 		return "", nil // a snapshot erased what the follow missed
 	}
 	return fmt.Sprintf("entries erased, next entry %d is a batch", m.Sequence), nil
+}
+
+// sameTime reports whether a stored entry's time is t, allowing for the
+// precision of the API's JSON; a zero t (not known) matches anything.
+func sameTime(stored, t time.Time) bool {
+	if t.IsZero() {
+		return true
+	}
+	d := stored.Sub(t)
+	return d > -time.Millisecond && d < time.Millisecond
 }
 
 // deleteConsumer forgets a finished follow consumer and removes its server

@@ -488,3 +488,49 @@ func TestHas(t *testing.T) {
 		t.Errorf("Has with a canceled context: no error")
 	}
 }
+
+// A stream that comes back empty under its creation time and grows past
+// the follower's position with entries of the SAME object: the entry at
+// the follower's last sequence is the object's but not the one delivered
+// (another time), so the follower gets a Reset and the new entries.
+func TestFollowResetsWhenStreamComesBackWithSameObjectPastIt(t *testing.T) {
+	checkNoLeaks(t)
+	nats := startNATSCluster(t, 3)
+	n := startNode(t, cluster.Config{URL: nats.url(), Name: "node-a"})
+	log := n.ObjectLog()
+	before := appendData(t, log, ball, "a", "b", "c")
+	last := headOf(t, log, ball)
+	info, err := streamInfo(n, cluster.TransientStream)
+	if err != nil {
+		t.Fatalf("stream info: %v", err)
+	}
+	f, blocked, release := followGated(t, log, ball, last)
+	waitClosed(t, blocked, "follower at the last entry")
+
+	nats.restart(info.Cluster.Leader)
+	var after []string
+	checkFor(t, 20*time.Second, 50*time.Millisecond, func() error {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		defer cancel()
+		d := fmt.Sprintf("n%d", len(after))
+		seq, err := log.Append(ctx, ball, []byte(d))
+		if err != nil {
+			return err
+		}
+		after = append(after, fmt.Sprintf("%d batch %s", seq, d))
+		if seq < last {
+			return fmt.Errorf("entry at %d, want the stream past %d", seq, last)
+		}
+		return nil
+	})
+	again, err := streamInfo(n, cluster.TransientStream)
+	if err != nil {
+		t.Fatalf("stream info after restart: %v", err)
+	}
+	if !again.Created.Equal(info.Created) || again.State.FirstSeq != 1 {
+		t.Fatalf("stream after restart: created %v (was %v), first seq %d: want it back empty under its creation time",
+			again.Created, info.Created, again.State.FirstSeq)
+	}
+	release()
+	waitDescribed(t, f, slices.Concat(before, []string{reset}, after), "across the stream coming back with the same object")
+}

@@ -65,6 +65,9 @@ type object struct {
 	// deferred are Uses that got their place while restoring: answered
 	// with the restore, so their version is not below the old one.
 	deferred []*pending
+	// reusing are Uses a tombstone covered, on their way to be appended
+	// again.
+	reusing []*pending
 	// staleReplies are the replies to stale listeners' own requests,
 	// delivered with the restore.
 	staleReplies map[Listener][]Event
@@ -226,7 +229,11 @@ func (o *object) finish(fx *effects, obs []*observer) {
 	}
 	for _, p := range fx.reuse {
 		err := o.m.spawn(func(ctx context.Context) {
-			if err := o.m.appendPending(ctx, o, p, []op{{kind: opUse, create: p.create}}); err != nil {
+			err := o.m.appendPending(ctx, o, p, []op{{kind: opUse, create: p.create}})
+			o.mu.Lock()
+			o.reusing = slices.DeleteFunc(o.reusing, func(q *pending) bool { return q == p })
+			o.mu.Unlock()
+			if err != nil {
 				o.logger.Warn("use shared object again after its drop", "err", err)
 			}
 		})
@@ -675,6 +682,7 @@ func (o *object) applyTombstone(seq uint64, fx *effects) {
 			delete(o.pending, id)
 			if !p.cancelled {
 				p.seq = 0
+				o.reusing = append(o.reusing, p)
 				fx.reuse = append(fx.reuse, p)
 			}
 		case pendingSubmit:
@@ -732,7 +740,6 @@ func (o *object) applyReset(fx *effects) {
 			delete(o.pending, id) // a new restore replaces it
 		}
 	}
-	o.deferred = nil // their Uses are orphans now, answered by the restore
 	if base > 0 || orphans || o.restoring {
 		o.beginRestore(lost, base, created, fx)
 	}

@@ -185,11 +185,20 @@ func (m *Manager) Release(id ObjectID, l Listener) {
 		n++
 	}
 	delete(o.stale, l)
-	for _, p := range o.pending {
+	cancel := func(p *pending) {
 		if p.kind == pendingUse && p.l == l && !p.cancelled {
 			p.cancelled = true
 			n++
 		}
+	}
+	for _, p := range o.pending {
+		cancel(p)
+	}
+	for _, p := range o.deferred {
+		cancel(p)
+	}
+	for _, p := range o.reusing {
+		cancel(p)
 	}
 	o.mu.Unlock()
 	m.unref(o, n)
@@ -382,12 +391,13 @@ func (o *object) member(l Listener) bool {
 	if o.listeners.has(l) {
 		return true
 	}
+	using := func(p *pending) bool { return p.kind == pendingUse && p.l == l && !p.cancelled }
 	for _, p := range o.pending {
-		if p.kind == pendingUse && p.l == l && !p.cancelled {
+		if using(p) {
 			return true
 		}
 	}
-	return false
+	return slices.ContainsFunc(o.deferred, using) || slices.ContainsFunc(o.reusing, using)
 }
 
 // checkLimits denies the sets among items that would take the replica past

@@ -379,3 +379,96 @@ func noRemovesIn(t *testing.T, who string, ds []delivery) {
 		}
 	}
 }
+
+// slowRestoreLog holds back the first Append after arm (the restore a
+// node writes when it notices a Reset) until release is closed.
+type slowRestoreLog struct {
+	*sharedobjecttest.Log
+	mu      sync.Mutex
+	armed   bool
+	held    chan struct{} // closed when the Append is held
+	release chan struct{}
+}
+
+func (l *slowRestoreLog) Append(ctx context.Context, obj so.ObjectID, data []byte) (uint64, error) {
+	l.mu.Lock()
+	hold := l.armed
+	l.armed = false
+	l.mu.Unlock()
+	if hold {
+		close(l.held)
+		select {
+		case <-l.release:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	return l.Log.Append(ctx, obj, data)
+}
+
+// useDuringRestore loses the log and, while a's restore is held back, has
+// a second client use the object on a: its Use is applied and waits for
+// the restore.
+func useDuringRestore(t *testing.T, cfg so.Config) (*slowRestoreLog, *so.Manager, *client, *client) {
+	t.Helper()
+	l := &slowRestoreLog{Log: sharedobjecttest.NewLog(), held: make(chan struct{}), release: make(chan struct{})}
+	a := startWith(t, so.New(cfg, l, so.NewLocalPresence(), discardLogger()))
+	ca := newClient("ca")
+	ca.use(t, a, ball)
+	ca.submit(t, a, ball, set("k", 1.0))
+	waitState(t, map[string]any{"k": 1.0}, ca)
+	l.mu.Lock()
+	l.armed = true
+	l.mu.Unlock()
+	l.Lose()
+	<-l.held
+	cb := newClient("cb")
+	if err := a.Use(t.Context(), ball, cb, cb.conn); err != nil {
+		t.Fatal(err)
+	}
+	checkFor(t, 5*time.Second, time.Millisecond, func() error {
+		if l.Last(ball) == 0 {
+			return errors.New("cb's use not stored yet")
+		}
+		return nil
+	})
+	time.Sleep(50 * time.Millisecond) // let the follow apply it
+	if got := cb.take(); len(got) != 0 {
+		t.Fatalf("cb got %+v before the restore", got)
+	}
+	return l, a, ca, cb
+}
+
+// TestUseWaitingForRestoreIsReleased releases a Use that waits for the
+// restore: the client gets nothing after Release, and its reference goes.
+func TestUseWaitingForRestoreIsReleased(t *testing.T) {
+	checkNoLeaks(t)
+	l, a, ca, cb := useDuringRestore(t, so.Config{NodeID: "a", Linger: -1})
+	a.Release(ball, cb)
+	close(l.release)
+	waitState(t, map[string]any{"k": 1.0}, ca)
+	time.Sleep(100 * time.Millisecond)
+	if got := cb.take(); len(got) != 0 {
+		t.Errorf("cb got %+v after its Release", got)
+	}
+	a.Release(ball, ca)
+	checkFor(t, 5*time.Second, 5*time.Millisecond, func() error {
+		if slices.Contains(a.Loaded(), ball) {
+			return errors.New("object still loaded: a reference leaked")
+		}
+		return nil
+	})
+}
+
+// TestUseWaitingForRestoreSurvivesAnotherLoss loses the log again while a
+// Use waits for the restore: the Use is still answered.
+func TestUseWaitingForRestoreSurvivesAnotherLoss(t *testing.T) {
+	checkNoLeaks(t)
+	l, _, ca, cb := useDuringRestore(t, so.Config{NodeID: "a"})
+	l.Lose()
+	close(l.release)
+	waitState(t, map[string]any{"k": 1.0}, ca, cb)
+	if got := cb.take(); len(got) == 0 || len(got[0].Events) == 0 || got[0].Events[0].Type != somsg.UseSuccess {
+		t.Errorf("cb got %+v, want UseSuccess first", got)
+	}
+}

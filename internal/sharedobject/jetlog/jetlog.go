@@ -64,7 +64,7 @@ func (s Log) Snapshot(ctx context.Context, obj sharedobject.ObjectID, lastSeq ui
 	if errors.Is(err, cluster.ErrSnapshotStale) {
 		return sharedobject.ErrSnapshotStale
 	}
-	return err
+	return mapErr(err)
 }
 
 // Drop implements sharedobject.Log.
@@ -73,7 +73,7 @@ func (s Log) Drop(ctx context.Context, obj sharedobject.ObjectID, lastSeq uint64
 	if errors.Is(err, cluster.ErrSnapshotStale) {
 		return sharedobject.ErrSnapshotStale
 	}
-	return err
+	return mapErr(err)
 }
 
 // Presence adapts the cluster's presence bucket to sharedobject.Presence.
