@@ -36,9 +36,14 @@ func TestInspectorFollowsManager(t *testing.T) {
 		}
 		return nil
 	})
-	if _, snaps := c.log.Stats(); snaps == 0 {
-		t.Fatalf("no snapshot written; the test needs one")
-	}
+	// Snapshots are written in the background, after the batch that
+	// called for them was applied.
+	checkFor(t, 5*time.Second, time.Millisecond, func() error {
+		if _, snaps := c.log.Stats(); snaps == 0 {
+			return errors.New("no snapshot written; the test needs one")
+		}
+		return nil
+	})
 
 	var (
 		mu  sync.Mutex
