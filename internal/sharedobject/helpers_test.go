@@ -84,7 +84,12 @@ func (c *cluster) start(t *testing.T, cfg so.Config) *so.Manager {
 	if cfg.NodeID == "" {
 		cfg.NodeID = "node-a"
 	}
-	m := so.New(cfg, c.log, c.presence, discardLogger())
+	return startWith(t, so.New(cfg, c.log, c.presence, discardLogger()))
+}
+
+// startWith runs m until the test ends.
+func startWith(t *testing.T, m *so.Manager) *so.Manager {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- m.Run(ctx) }()

@@ -155,12 +155,8 @@ func (o *object) follow(ctx context.Context) {
 			err = errors.New("follow ended")
 		}
 		o.logger.Warn("follow shared object log", "err", err, "retry_in", backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, backoff) {
 			return
-		case <-t.C:
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
@@ -252,19 +248,17 @@ func (o *object) finish(fx *effects, obs []*observer) {
 // no longer has its batch. If it has, the follow delivers it (after a
 // Reset, if the log restarted).
 func (o *object) verifyCovered(ctx context.Context, c coverCheck) {
+	ctx, cancel := o.taskContext(ctx)
+	defer cancel()
 	var has bool
 	var err error
-	for attempt := range 5 {
-		if has, err = o.m.log.Has(ctx, o.id, c.seq); err == nil {
+	for attempt := 1; ; attempt++ {
+		if has, err = o.m.log.Has(ctx, o.id, c.seq); err == nil || attempt == 5 {
 			break
 		}
 		o.logger.Debug("check covered shared object batch", "seq", c.seq, "err", err, "attempt", attempt)
-		select {
-		case <-ctx.Done():
+		if !sleep(ctx, time.Duration(attempt)*200*time.Millisecond) {
 			return
-		case <-o.followCtx.Done():
-			return
-		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
 		}
 	}
 	if err != nil {
@@ -837,10 +831,8 @@ func (o *object) isStale(l Listener) bool {
 // writeRestore appends a restore batch of ops, retrying until it is stored
 // or the object is unloaded.
 func (o *object) writeRestore(ctx context.Context, ops []op) {
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := o.taskContext(ctx)
 	defer cancel()
-	stop := context.AfterFunc(o.followCtx, cancel)
-	defer stop()
 	p := &pending{kind: pendingRestore}
 	backoff := 100 * time.Millisecond
 	for {
@@ -861,14 +853,29 @@ func (o *object) writeRestore(ctx context.Context, ops []op) {
 			continue
 		}
 		o.logger.Warn("store shared object restore", "err", err, "retry_in", backoff)
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, backoff) {
 			return
-		case <-t.C:
 		}
 		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+// taskContext returns ctx, also cancelled when the object is unloaded.
+func (o *object) taskContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(o.followCtx, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// sleep waits d; it reports false if ctx ended first.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 

@@ -177,21 +177,6 @@ func TestDroppedElsewhereWhileInUse(t *testing.T) {
 	}
 }
 
-// startWith runs m until the test ends.
-func startWith(t *testing.T, m *so.Manager) *so.Manager {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	})
-	return m
-}
-
 // holdLog wraps the in-memory log's Follow: it can hold the next record
 // back (a follow that is away) and swallow the records after the next
 // Reset (a follow that never got to deliver them before the log was lost
@@ -345,9 +330,12 @@ func TestAckFromRestartedLogIsNotCovered(t *testing.T) {
 		ca.submit(t, a, ball, set("k", float64(i)))
 	}
 	waitState(t, map[string]any{"k": 5.0}, ca)
-	if _, snap := g.Records(ball); !snap {
-		t.Fatal("no snapshot written; the test needs one")
-	}
+	checkFor(t, 5*time.Second, time.Millisecond, func() error {
+		if _, snap := g.Records(ball); !snap {
+			return errors.New("no snapshot written; the test needs one")
+		}
+		return nil
+	})
 	ca.take()
 
 	g.mu.Lock()
