@@ -27,6 +27,9 @@ type asyncPublisher struct {
 	start  time.Time     // origin of the monotonic clock in pendingAppend.sent
 	logger *slog.Logger
 	sub    *nats.Subscription
+	// acked, if set, is told of every acknowledged publish, with the
+	// stream its caller named.
+	acked func(stream string, seq uint64)
 
 	mu struct {
 		sync.Mutex
@@ -37,12 +40,14 @@ type asyncPublisher struct {
 }
 
 type pendingAppend struct {
-	done func(uint64, error)
-	sent time.Duration // since start
+	done   func(uint64, error)
+	stream string        // for acked
+	sent   time.Duration // since start
 }
 
-func newAsyncPublisher(nc *nats.Conn, maxPending int, logger *slog.Logger) (*asyncPublisher, error) {
+func newAsyncPublisher(nc *nats.Conn, maxPending int, acked func(stream string, seq uint64), logger *slog.Logger) (*asyncPublisher, error) {
 	p := &asyncPublisher{
+		acked:  acked,
 		nc:     nc,
 		prefix: nc.NewInbox() + ".",
 		slots:  make(chan struct{}, maxPending),
@@ -62,7 +67,7 @@ func newAsyncPublisher(nc *nats.Conn, maxPending int, logger *slog.Logger) (*asy
 	return p, nil
 }
 
-func (p *asyncPublisher) publish(ctx context.Context, subject string, data []byte, done func(uint64, error)) error {
+func (p *asyncPublisher) publish(ctx context.Context, subject, stream string, data []byte, done func(uint64, error)) error {
 	select {
 	case p.slots <- struct{}{}:
 	default:
@@ -80,7 +85,7 @@ func (p *asyncPublisher) publish(ctx context.Context, subject string, data []byt
 	}
 	id := p.mu.next
 	p.mu.next++
-	p.mu.pending[id] = pendingAppend{done: done, sent: time.Since(p.start)}
+	p.mu.pending[id] = pendingAppend{done: done, stream: stream, sent: time.Since(p.start)}
 	p.mu.Unlock()
 
 	var buf [64]byte
@@ -120,6 +125,9 @@ func (p *asyncPublisher) handleAck(m *nats.Msg) {
 	}
 	<-p.slots
 	seq, err := parsePubAck(m)
+	if err == nil && p.acked != nil {
+		p.acked(pa.stream, seq)
+	}
 	pa.done(seq, err)
 }
 

@@ -94,18 +94,18 @@ type ObjectLog struct {
 }
 
 func newObjectLog(nc *nats.Conn, js jetstream.JetStream, streams map[string]jetstream.Stream, cfg Config, logger *slog.Logger) (*ObjectLog, error) {
-	async, err := newAsyncPublisher(nc, cfg.MaxPendingAppends, logger)
-	if err != nil {
-		return nil, err
-	}
 	l := &ObjectLog{
 		js:         js,
 		streams:    streams,
 		maxMsgSize: int(cfg.MaxMsgSize),
 		logger:     logger,
-		async:      async,
 		lastSeq:    make(map[string]*atomic.Uint64, len(streams)),
 	}
+	async, err := newAsyncPublisher(nc, cfg.MaxPendingAppends, l.noteSeq, logger)
+	if err != nil {
+		return nil, err
+	}
+	l.async = async
 	l.mu.snaps = make(map[ObjectID]snapSeqs)
 	l.mu.created = make(map[string]time.Time, len(streams))
 	l.mu.resync = make(map[string]chan struct{}, len(streams))
@@ -148,14 +148,7 @@ func (l *ObjectLog) AppendAsync(ctx context.Context, obj ObjectID, data []byte, 
 	if len(data) > l.maxMsgSize {
 		return fmt.Errorf("append to %s: %d bytes: %w", obj, len(data), ErrTooLarge)
 	}
-	stream := streamName(obj)
-	noted := func(seq uint64, err error) {
-		if err == nil {
-			l.noteSeq(stream, seq)
-		}
-		done(seq, err)
-	}
-	if err := l.async.publish(ctx, ObjectSubject(obj), data, noted); err != nil {
+	if err := l.async.publish(ctx, ObjectSubject(obj), streamName(obj), data, done); err != nil {
 		return fmt.Errorf("append to %s: %w", obj, err)
 	}
 	return nil
