@@ -211,40 +211,10 @@ func consumerNames(t testing.TB, n *node, stream string) []string {
 // and Has tells the entries of the old log from those of the new one.
 func TestFollowResetsWhenStreamComesBackEmpty(t *testing.T) {
 	checkNoLeaks(t)
-	nats := startNATSCluster(t, 3)
-	n := startNode(t, cluster.Config{URL: nats.url(), Name: "node-a"})
-	log := n.ObjectLog()
-	before := appendData(t, log, ball, "a", "b", "c")
-	last := headOf(t, log, ball)
-	info, err := streamInfo(n, cluster.TransientStream)
-	if err != nil {
-		t.Fatalf("stream info: %v", err)
-	}
-	f, blocked, release := followGated(t, log, ball, last)
-	waitClosed(t, blocked, "follower at the last entry")
-
-	nats.restart(info.Cluster.Leader)
 	// Other objects' entries take the sequences up to the follower's.
-	checkFor(t, 20*time.Second, 50*time.Millisecond, func() error {
-		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
-		defer cancel()
-		seq, err := log.Append(ctx, otherObj, []byte("o"))
-		switch {
-		case err != nil:
-			return err
-		case seq < last:
-			return fmt.Errorf("other object's entry at %d, want the stream past %d", seq, last)
-		}
-		return nil
+	log, f, before, last, release := streamBackEmpty(t, func(ctx context.Context, log *cluster.ObjectLog) (uint64, error) {
+		return log.Append(ctx, otherObj, []byte("o"))
 	})
-	again, err := streamInfo(n, cluster.TransientStream)
-	if err != nil {
-		t.Fatalf("stream info after restart: %v", err)
-	}
-	if !again.Created.Equal(info.Created) || again.State.FirstSeq != 1 {
-		t.Fatalf("stream after restart: created %v (was %v), first seq %d: want it back empty under its creation time",
-			again.Created, info.Created, again.State.FirstSeq)
-	}
 	after := appendData(t, log, ball, "y")
 
 	has := func(obj cluster.ObjectID, seq uint64, want bool) {
@@ -495,11 +465,34 @@ func TestHas(t *testing.T) {
 // (another time), so the follower gets a Reset and the new entries.
 func TestFollowResetsWhenStreamComesBackWithSameObjectPastIt(t *testing.T) {
 	checkNoLeaks(t)
+	var after []string
+	_, f, before, _, release := streamBackEmpty(t, func(ctx context.Context, log *cluster.ObjectLog) (uint64, error) {
+		d := fmt.Sprintf("n%d", len(after))
+		seq, err := log.Append(ctx, ball, []byte(d))
+		if err == nil {
+			after = append(after, fmt.Sprintf("%d batch %s", seq, d))
+		}
+		return seq, err
+	})
+	release()
+	waitDescribed(t, f, slices.Concat(before, []string{reset}, after), "across the stream coming back with the same object")
+}
+
+// streamBackEmpty appends three entries of ball in a three-server NATS
+// cluster and follows ball, holding the follower at its last entry; then
+// it restarts the server holding SO_TRANSIENT (R1), which comes back empty
+// under its creation time, and calls fill until fill's entry is past the
+// follower's position. It returns the follower, its entries before the restart, the
+// sequence it holds at, and the function that lets it go on.
+func streamBackEmpty(t *testing.T, fill func(context.Context, *cluster.ObjectLog) (uint64, error)) (
+	log *cluster.ObjectLog, f *follower, before []string, last uint64, release func(),
+) {
+	t.Helper()
 	nats := startNATSCluster(t, 3)
 	n := startNode(t, cluster.Config{URL: nats.url(), Name: "node-a"})
-	log := n.ObjectLog()
-	before := appendData(t, log, ball, "a", "b", "c")
-	last := headOf(t, log, ball)
+	log = n.ObjectLog()
+	before = appendData(t, log, ball, "a", "b", "c")
+	last = headOf(t, log, ball)
 	info, err := streamInfo(n, cluster.TransientStream)
 	if err != nil {
 		t.Fatalf("stream info: %v", err)
@@ -508,17 +501,14 @@ func TestFollowResetsWhenStreamComesBackWithSameObjectPastIt(t *testing.T) {
 	waitClosed(t, blocked, "follower at the last entry")
 
 	nats.restart(info.Cluster.Leader)
-	var after []string
 	checkFor(t, 20*time.Second, 50*time.Millisecond, func() error {
 		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 		defer cancel()
-		d := fmt.Sprintf("n%d", len(after))
-		seq, err := log.Append(ctx, ball, []byte(d))
-		if err != nil {
+		seq, err := fill(ctx, log)
+		switch {
+		case err != nil:
 			return err
-		}
-		after = append(after, fmt.Sprintf("%d batch %s", seq, d))
-		if seq < last {
+		case seq < last:
 			return fmt.Errorf("entry at %d, want the stream past %d", seq, last)
 		}
 		return nil
@@ -531,6 +521,5 @@ func TestFollowResetsWhenStreamComesBackWithSameObjectPastIt(t *testing.T) {
 		t.Fatalf("stream after restart: created %v (was %v), first seq %d: want it back empty under its creation time",
 			again.Created, info.Created, again.State.FirstSeq)
 	}
-	release()
-	waitDescribed(t, f, slices.Concat(before, []string{reset}, after), "across the stream coming back with the same object")
+	return log, f, before, last, release
 }
