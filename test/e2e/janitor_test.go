@@ -32,33 +32,45 @@ func logEntries(ctx context.Context, js jetstream.JetStream, obj cluster.ObjectI
 	return info.State.Subjects[subj], nil
 }
 
+// Presence settings of the tests of presence expiry: short, so that the
+// tests wait seconds, not minutes.
+const (
+	shortPresenceTTL = 2 * time.Second
+	shortLinger      = time.Second
+)
+
+// startShortPresencePair starts node-a, which runs NATS, and node-b joined
+// to it, both with shortPresenceTTL and shortLinger, and returns them with
+// a JetStream client of node-a's NATS, closed when the test ends.
+func startShortPresencePair(t *testing.T) (a, b *node, js jetstream.JetStream) {
+	t.Helper()
+	env := []string{
+		"SHOAL_NODE_CLUSTER_PRESENCE_TTL=" + shortPresenceTTL.String(),
+		"SHOAL_NODE_SHARED_OBJECTS_LINGER=" + shortLinger.String(),
+	}
+	a = startNode(t, nodeConfig{id: "node-a", env: env})
+	b = startNode(t, nodeConfig{id: "node-b", natsURL: a.natsURL, env: env})
+	nc, err := nats.Connect(a.natsURL, nats.Timeout(5*time.Second))
+	if err != nil {
+		t.Fatalf("connect to node-a's nats: %v", err)
+	}
+	t.Cleanup(nc.Close)
+	js, err = jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a, b, js
+}
+
 // TestClusterJanitorDropsOrphanAfterCrash checks that a transient object
 // whose only node crashed is dropped from JetStream by another node's
 // janitor, and that the janitor leaves it alone while that node is alive
 // and its client connected, however long the object goes unwritten.
 func TestClusterJanitorDropsOrphanAfterCrash(t *testing.T) {
-	const (
-		ttl    = 2 * time.Second
-		linger = time.Second
-	)
-	env := []string{
-		"SHOAL_NODE_CLUSTER_PRESENCE_TTL=" + ttl.String(),
-		"SHOAL_NODE_SHARED_OBJECTS_LINGER=" + linger.String(),
-	}
-	a := startNode(t, nodeConfig{id: "node-a", env: env}) // runs NATS
-	b := startNode(t, nodeConfig{id: "node-b", natsURL: a.natsURL, env: env})
+	const ttl, linger = shortPresenceTTL, shortLinger
+	a, b, js := startShortPresencePair(t)
 	obj := cluster.ObjectID{Scope: "e2e/janitor", Name: "orphan"}
 	const dropMsg = "orphaned transient shared object dropped"
-
-	nc, err := nats.Connect(a.natsURL, nats.Timeout(5*time.Second))
-	if err != nil {
-		t.Fatalf("connect to node-a's nats: %v", err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 
 	// node-a created the presence bucket from cluster.presence_ttl.
 	bucket, err := js.KeyValue(t.Context(), cluster.PresenceBucket)

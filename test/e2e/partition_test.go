@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/shoal-live/shoal/internal/cluster"
@@ -29,28 +28,10 @@ func (p *proc) signal(t *testing.T, sig syscall.Signal) {
 // tombstone, writes its copy back, and its clients see neither a change
 // nor a version going back.
 func TestClusterStalledNodeKeepsTransientObject(t *testing.T) {
-	const (
-		ttl    = 2 * time.Second
-		linger = time.Second
-	)
-	env := []string{
-		"SHOAL_NODE_CLUSTER_PRESENCE_TTL=" + ttl.String(),
-		"SHOAL_NODE_SHARED_OBJECTS_LINGER=" + linger.String(),
-	}
-	a := startNode(t, nodeConfig{id: "node-a", env: env}) // runs NATS
-	b := startNode(t, nodeConfig{id: "node-b", natsURL: a.natsURL, env: env})
+	const ttl, linger = shortPresenceTTL, shortLinger
+	a, b, js := startShortPresencePair(t)
 	obj := cluster.ObjectID{Scope: "e2e/stall", Name: "ball"}
 	const restoreMsg = "shared object dropped elsewhere while in use here; restoring this node's copy"
-
-	nc, err := nats.Connect(a.natsURL, nats.Timeout(5*time.Second))
-	if err != nil {
-		t.Fatalf("connect to node-a's nats: %v", err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
 	bucket, err := js.KeyValue(t.Context(), cluster.PresenceBucket)
 	if err != nil {
 		t.Fatalf("presence bucket: %v", err)
@@ -169,12 +150,8 @@ func TestClusterStalledNodeKeepsTransientObject(t *testing.T) {
 	if diff := cmp.Diff(want, u.data()); diff != "" {
 		t.Errorf("client on node-b after its write (-want +got):\n%s", diff)
 	}
-	var seen uint64
-	for _, bt := range u.batches() {
-		if bt.version != 0 && bt.version < seen {
-			t.Errorf("client on node-b: version went from %d to %d", seen, bt.version)
-		}
-		seen = max(seen, bt.version)
+	if err := u.versionWentBack(); err != nil {
+		t.Errorf("client on node-b: %v", err)
 	}
 
 	fresh := newUser("a-amf0-fresh", rtmpAMF0, obj.Scope, obj.Name, obj.Persistent)

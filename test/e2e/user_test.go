@@ -233,6 +233,20 @@ func (u *user) version() uint64 {
 	return u.mu.version
 }
 
+// versionWentBack returns an error for the first batch the user received
+// at a lower version than an earlier one (version 0, for errors outside
+// any batch, does not count).
+func (u *user) versionWentBack() error {
+	var seen uint64
+	for _, b := range u.batches() {
+		if b.version != 0 && b.version < seen {
+			return fmt.Errorf("%s: version went from %d to %d", u.name, seen, b.version)
+		}
+		seen = max(seen, b.version)
+	}
+	return nil
+}
+
 // maxVersion is the highest version the user ever received.
 func (u *user) maxVersion() uint64 {
 	u.mu.Lock()
