@@ -232,12 +232,12 @@ func (w *soWatcher) consume(ctx context.Context, js jetstream.JetStream, stream 
 	if err != nil {
 		return w.consumerErr(stream, mark.epoch, err)
 	}
+	// Stopped only here: the ordered consumer's Stop races its Next when
+	// called from another goroutine (nats.go v1.47), so Next watches ctx.
 	defer it.Stop()
-	stop := context.AfterFunc(ctx, it.Stop)
-	defer stop()
 	w.setErr(stream, "")
 	for {
-		msg, err := it.Next()
+		msg, err := it.Next(jetstream.NextContext(ctx))
 		if err != nil {
 			return w.consumerErr(stream, mark.epoch, err)
 		}
